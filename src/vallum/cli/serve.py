@@ -1,0 +1,69 @@
+"""Running the gateway under uvicorn (uvloop + httptools), one or several workers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from vallum.config import GatewayConfig, load_config
+from vallum.errors import ConfigError
+from vallum.gateway import Gateway
+from vallum.proxy.app import GatewayApp
+
+__all__ = ["CONFIG_ENV", "app_factory", "demo_config", "serve"]
+
+CONFIG_ENV = "VALLUM_CONFIG_FILE"
+
+
+def demo_config(port: int = 8080, host: str = "127.0.0.1") -> GatewayConfig:
+    """Embedded defaults: the built-in mock model, SQLite under ./.vallum, in-process counters."""
+    from vallum.config import build_config
+
+    return build_config(
+        {
+            "server": {"host": host, "port": port},
+            "storage": {"url": "sqlite:///.vallum/vallum.db", "counters_url": "memory://"},
+            "providers": [{"name": "mock", "type": "mock"}],
+            "models": [
+                {"name": "mock-fast", "provider": "mock"},
+                {"name": "mock-echo", "provider": "mock"},
+                {"name": "mock-embed", "provider": "mock"},
+            ],
+            "layers": [{"type": "validate"}],
+        },
+        source="<demo>",
+    )
+
+
+def app_factory() -> GatewayApp:
+    """Used by uvicorn workers: each worker process builds its own Gateway from the file."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError(f"{CONFIG_ENV} is not set")
+    return GatewayApp(Gateway(load_config(path)))
+
+
+def serve(config: GatewayConfig, *, config_path: str | None = None) -> None:
+    import uvicorn
+
+    server = config.server
+    options: dict[str, Any] = {
+        "host": server.host,
+        "port": server.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "log_level": "warning",
+        "server_header": False,
+        "date_header": False,
+        "timeout_keep_alive": 30,
+    }
+    if server.workers > 1:
+        if config_path is None:
+            raise ConfigError("several workers need a config file (vallum serve --config FILE)")
+        os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
+        uvicorn.run("vallum.cli.serve:app_factory", factory=True, workers=server.workers, **options)
+        return
+    uvicorn.run(GatewayApp(Gateway(config)), **options)

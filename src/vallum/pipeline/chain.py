@@ -1,0 +1,127 @@
+"""The pipeline: runs the configured layers, in YAML order, through each phase of a call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+
+from vallum.clock import Clock
+from vallum.errors import RequestRejected
+from vallum.pipeline.exchange import Exchange
+from vallum.pipeline.layer import (
+    Deny,
+    Layer,
+    Outcome,
+    ResponseMode,
+    ResponseView,
+    StreamEdit,
+    StreamWindow,
+)
+
+__all__ = ["LAYER_FAILED", "Pipeline"]
+
+log = logging.getLogger("vallum.pipeline")
+
+LAYER_FAILED = Deny(
+    status=503,
+    code="policy_unavailable",
+    message="A security check could not run; the request was not sent.",
+    error_type="api_error",
+)
+T = TypeVar("T")
+
+
+def _overrides(layer: Layer[Any], hook: str) -> bool:
+    return getattr(type(layer), hook) is not getattr(Layer, hook)
+
+
+class Pipeline:
+    """Layers grouped by the hooks they implement, so a phase costs nothing when unused."""
+
+    def __init__(self, layers: Sequence[Layer[Any]], clock: Clock) -> None:
+        self.layers = list(layers)
+        self.clock = clock
+        self.request_layers = [lay for lay in self.layers if _overrides(lay, "on_request")]
+        self.response_layers = [
+            lay
+            for lay in self.layers
+            if lay.response_mode in (ResponseMode.BUFFERED, ResponseMode.STREAMING)
+            and _overrides(lay, "on_response")
+        ]
+        self.stream_layers = [
+            lay for lay in self.layers if lay.response_mode is ResponseMode.STREAMING
+        ]
+        self.complete_layers = [lay for lay in self.layers if _overrides(lay, "on_complete")]
+        self.holdback = max((lay.lookbehind for lay in self.stream_layers), default=0)
+
+    async def start(self) -> None:
+        for layer in self.layers:
+            await layer.start()
+
+    async def stop(self) -> None:
+        for layer in reversed(self.layers):
+            await layer.stop()
+
+    async def _guard(
+        self, layer: Layer[Any], exchange: Exchange, call: Awaitable[T]
+    ) -> T | Deny | None:
+        """Run one hook: time it; a crash denies (closed) or is skipped (open)."""
+        started = self.clock.monotonic()
+        try:
+            return await call
+        except RequestRejected as error:
+            return Deny.from_error(error)
+        except Exception:
+            log.exception(
+                "layer failed",
+                extra={"layer": layer.name, "request_id": exchange.request_id},
+            )
+            return None if layer.fail_open else LAYER_FAILED
+        finally:
+            spent = self.clock.monotonic() - started
+            exchange.layer_timings[layer.name] = exchange.layer_timings.get(layer.name, 0.0) + spent
+
+    async def on_request(self, exchange: Exchange) -> Deny | None:
+        for layer in self.request_layers:
+            result = await self._guard(layer, exchange, layer.on_request(exchange))
+            if result is not None:
+                exchange.decided_by = layer.name
+                return result
+        return None
+
+    async def on_response(self, exchange: Exchange, response: ResponseView) -> Deny | None:
+        for layer in self.response_layers:
+            result = await self._guard(layer, exchange, layer.on_response(exchange, response))
+            if result is not None:
+                exchange.decided_by = layer.name
+                return result
+        return None
+
+    async def on_window(self, exchange: Exchange, window: StreamWindow) -> StreamEdit:
+        """Pass one stream window through every streaming layer; returns the final text."""
+        text = window.text
+        for layer in self.stream_layers:
+            current = StreamWindow(window.channel, text, window.final)
+            hook = layer.on_stream_end if window.final else layer.on_chunk
+            result = await self._guard(layer, exchange, hook(exchange, current))
+            if isinstance(result, Deny):
+                exchange.decided_by = layer.name
+                return StreamEdit(terminate=result)
+            if isinstance(result, StreamEdit):
+                if result.terminate is not None:
+                    exchange.decided_by = layer.name
+                    return result
+                if result.text is not None:
+                    text = result.text
+        return StreamEdit(text=text)
+
+    async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
+        for layer in self.complete_layers:
+            try:
+                await layer.on_complete(exchange, outcome)
+            except Exception:
+                log.exception(
+                    "on_complete failed",
+                    extra={"layer": layer.name, "request_id": exchange.request_id},
+                )

@@ -1,0 +1,133 @@
+"""The exchange: one request's normalized view, shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Endpoint",
+    "Exchange",
+    "Finding",
+    "NormalizedRequest",
+    "Source",
+    "TextPart",
+    "Usage",
+    "WireFormat",
+]
+
+JsonPath = tuple[str | int, ...]
+
+
+class WireFormat(StrEnum):
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+
+
+class Endpoint(StrEnum):
+    CHAT = "chat.completions"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+    RESPONSES = "responses"
+    MODELS = "models"
+    MESSAGES = "messages"
+
+
+class Source(StrEnum):
+    """Where a piece of text came from; decides how far it is trusted."""
+
+    SYSTEM = "system"  # system / developer prompts: trusted
+    USER = "user"
+    ASSISTANT = "assistant"  # earlier model turns replayed by the client
+    TOOL_CALL = "tool_call"  # arguments of a tool call
+    TOOL_RESULT = "tool_result"  # tool / function output: least trusted
+    DOCUMENT = "document"  # RAG documents: least trusted
+    EMBEDDING_INPUT = "embedding_input"
+
+
+@dataclass(slots=True)
+class TextPart:
+    """One piece of text in a request or response, and where it sits in the JSON body."""
+
+    text: str
+    source: Source
+    path: JsonPath
+    message_index: int | None = None
+
+
+@dataclass(slots=True)
+class NormalizedRequest:
+    """A request parsed once: model, all text with its provenance, tools and parameters."""
+
+    endpoint: Endpoint
+    wire: WireFormat
+    model: str
+    stream: bool
+    body: dict[str, Any]
+    raw: bytes = b""  # the body as received; forwarded unless a layer made it dirty
+    parts: list[TextPart] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    message_count: int = 0
+    dirty: bool = False  # a layer changed the body: it must be re-serialized
+
+    def replace_text(self, part: TextPart, text: str) -> None:
+        """Replace one text part in the body (e.g. redaction) and mark the body dirty."""
+        _set_path(self.body, part.path, text)
+        part.text = text
+        self.dirty = True
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a layer noticed. ``detail`` never holds raw secrets or matched PII."""
+
+    layer: str
+    kind: str
+    score: float = 1.0
+    span: tuple[int, int] | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(slots=True)
+class Exchange:
+    """Everything known about one call, from the first byte to the audit record."""
+
+    request_id: str
+    method: str
+    path: str
+    client_ip: str
+    headers: dict[str, str]
+    started: float
+    wire: WireFormat = WireFormat.OPENAI
+    endpoint: Endpoint | None = None
+    request: NormalizedRequest | None = None
+    identity: Any = None  # set by the authn layer
+    provider: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    usage: Usage | None = None
+    status: int | None = None
+    error_code: str | None = None
+    decided_by: str | None = None
+    stream_outcome: str | None = None
+    layer_timings: dict[str, float] = field(default_factory=dict)
+
+    def add_finding(self, finding: Finding) -> None:
+        self.findings.append(finding)
+
+
+def _set_path(root: Any, path: JsonPath, value: Any) -> None:
+    target = root
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value

@@ -1,0 +1,172 @@
+"""Streamed responses: SSE parsed once, text held back only as far as the layers need.
+
+Per text channel (a choice, a content block) the processor keeps the held-back tail.
+Each new delta is offered to the layers as ``held + delta``; all but the last
+``holdback`` characters are released at once. Work per chunk is bounded by the
+delta plus the hold-back, never by the length of the response so far.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from vallum.pipeline.chain import Pipeline
+from vallum.pipeline.exchange import Exchange
+from vallum.pipeline.layer import Deny, StreamWindow
+from vallum.pipeline.sse import SSEEvent, SSEParser, encode_event
+from vallum.providers.streams import StreamCodec
+
+__all__ = ["StreamProcessor", "UsageSniffer"]
+
+_UPSTREAM_GARBAGE = Deny(
+    status=502,
+    code="upstream_bad_stream",
+    message="The upstream sent a malformed stream event.",
+    error_type="api_error",
+)
+
+
+class StreamProcessor:
+    """Edits a provider stream for the streaming layers; output keeps the provider's format."""
+
+    def __init__(self, exchange: Exchange, pipeline: Pipeline, codec: StreamCodec) -> None:
+        self.exchange = exchange
+        self.pipeline = pipeline
+        self.codec = codec
+        self.holdback = pipeline.holdback
+        self.terminated: Deny | None = None
+        self._parser = SSEParser()
+        self._held: dict[str, str] = {}
+        self._emitted: dict[str, str] = {}  # full released text, per channel, for closing events
+        self._edited: set[str] = set()
+
+    async def feed(self, chunk: bytes) -> bytes:
+        if self.terminated is not None:
+            return b""
+        out: list[bytes] = []
+        for event in self._parser.feed(chunk):
+            await self._event(event, out)
+            if self.terminated is not None:
+                break
+        return b"".join(out)
+
+    async def close(self) -> bytes:
+        """The upstream ended: process a trailing event and flush every held channel."""
+        if self.terminated is not None:
+            return b""
+        out: list[bytes] = []
+        for event in self._parser.close():
+            await self._event(event, out)
+        if self.terminated is None:
+            await self._flush(list(self._held), out)
+        return b"".join(out)
+
+    async def _event(self, event: SSEEvent, out: list[bytes]) -> None:
+        if not event.data:
+            out.append(event.raw)
+            return
+        if event.data == b"[DONE]":
+            await self._flush(list(self._held), out)
+            if self.terminated is None:
+                out.append(event.raw)
+            return
+        try:
+            data: Any = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            await self._terminate(_UPSTREAM_GARBAGE, out)
+            return
+        if not isinstance(data, dict):
+            out.append(event.raw)
+            return
+        self.codec.observe(event.event, data)
+        changed = await self._deltas(event, data)
+        if self.terminated is not None:
+            await self._terminate(self.terminated, out)
+            return
+        await self._ends(event, data, out)
+        if self.terminated is not None:
+            return
+        if self._edited and self.codec.finalize(event.event, data, self._edited_text()):
+            changed = True
+        out.append(encode_event(orjson.dumps(data), event.event) if changed else event.raw)
+
+    async def _deltas(self, event: SSEEvent, data: dict[str, Any]) -> bool:
+        changed = False
+        for channel, text in self.codec.deltas(event.event, data):
+            window = self._held.get(channel, "") + text
+            edit = await self.pipeline.on_window(self.exchange, StreamWindow(channel, window))
+            if edit.terminate is not None:
+                self.terminated = edit.terminate
+                return changed
+            if edit.text is not None and edit.text != window:
+                window = edit.text
+                self._edited.add(channel)
+            cut = max(0, len(window) - self.holdback)
+            release, self._held[channel] = window[:cut], window[cut:]
+            self._emitted[channel] = self._emitted.get(channel, "") + release
+            if release != text:
+                self.codec.set_delta(data, channel, release)
+                changed = True
+        return changed
+
+    async def _ends(self, event: SSEEvent, data: dict[str, Any], out: list[bytes]) -> None:
+        channels = self.codec.ends(event.event, data)
+        if self.codec.is_done(event.event, data):
+            channels = list(self._held)
+        await self._flush(channels, out)
+
+    async def _flush(self, channels: list[str], out: list[bytes]) -> None:
+        for channel in channels:
+            held = self._held.pop(channel, None)
+            if held is None:
+                continue
+            edit = await self.pipeline.on_window(
+                self.exchange, StreamWindow(channel, held, final=True)
+            )
+            if edit.terminate is not None:
+                await self._terminate(edit.terminate, out)
+                return
+            text = held if edit.text is None else edit.text
+            if text != held:
+                self._edited.add(channel)
+            if text:
+                self._emitted[channel] = self._emitted.get(channel, "") + text
+                out.append(self.codec.flush_event(channel, text))
+
+    async def _terminate(self, deny: Deny, out: list[bytes]) -> None:
+        self.terminated = deny
+        channels = sorted(set(self._held) | set(self._emitted)) or ["0"]
+        self._held.clear()
+        out.append(self.codec.terminate(channels, deny.code, deny.message))
+        self.exchange.stream_outcome = "terminated"
+
+    def _edited_text(self) -> dict[str, str]:
+        return {channel: self._emitted.get(channel, "") for channel in self._edited}
+
+
+class UsageSniffer:
+    """For streams no layer edits: bytes pass untouched; only usage events are decoded."""
+
+    def __init__(self, codec: StreamCodec) -> None:
+        self.codec = codec
+        self._parser = SSEParser()
+
+    def feed(self, chunk: bytes) -> None:
+        for event in self._parser.feed(chunk):
+            self._observe(event)
+
+    def close(self) -> None:
+        for event in self._parser.close():
+            self._observe(event)
+
+    def _observe(self, event: SSEEvent) -> None:
+        if b'"usage"' not in event.data and b"message_start" not in event.data:
+            return
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(data, dict):
+            self.codec.observe(event.event, data)

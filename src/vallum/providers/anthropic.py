@@ -1,0 +1,144 @@
+"""Anthropic Messages wire format: requests to a NormalizedRequest, response text and usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vallum.errors import BadRequest
+from vallum.pipeline.exchange import (
+    Endpoint,
+    NormalizedRequest,
+    Source,
+    TextPart,
+    Usage,
+    WireFormat,
+)
+from vallum.providers.shapes import expect_dict, expect_list, expect_str, optional_bool
+
+__all__ = ["normalize_request", "response_parts", "response_usage"]
+
+_ROLES = {"user": Source.USER, "assistant": Source.ASSISTANT}
+_SKIPPED_BLOCKS = frozenset({"image", "thinking", "redacted_thinking", "server_tool_use"})
+
+
+def normalize_request(body: dict[str, Any]) -> NormalizedRequest:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("model: Field required", code="missing_required_parameter", param="model")
+    request = NormalizedRequest(
+        endpoint=Endpoint.MESSAGES,
+        wire=WireFormat.ANTHROPIC,
+        model=model,
+        stream=optional_bool(body, "stream"),
+        body=body,
+    )
+    system = body.get("system")
+    if isinstance(system, str):
+        request.parts.append(TextPart(system, Source.SYSTEM, ("system",), None))
+    elif system is not None:
+        _blocks(request, system, Source.SYSTEM, ("system",), None)
+    messages = expect_list(body.get("messages"), "messages", allow_empty=False)
+    request.message_count = len(messages)
+    for index, raw in enumerate(messages):
+        message = expect_dict(raw, f"messages.{index}")
+        role = message.get("role")
+        source = _ROLES.get(role) if isinstance(role, str) else None
+        if source is None:
+            raise BadRequest(
+                f"messages.{index}.role: Input should be 'user' or 'assistant'",
+                code="invalid_value",
+                param=f"messages.{index}.role",
+            )
+        content = message.get("content")
+        path: tuple[str | int, ...] = ("messages", index, "content")
+        if isinstance(content, str):
+            request.parts.append(TextPart(content, source, path, index))
+        else:
+            _blocks(request, content, source, path, index)
+    for tool_index, tool in enumerate(expect_list(body.get("tools", []), "tools")):
+        request.tools.append(expect_dict(tool, f"tools.{tool_index}"))
+    return request
+
+
+def _blocks(
+    request: NormalizedRequest,
+    content: Any,
+    source: Source,
+    path: tuple[str | int, ...],
+    message_index: int | None,
+) -> None:
+    param = ".".join(str(step) for step in path)
+    for block_index, raw in enumerate(expect_list(content, param)):
+        block = expect_dict(raw, f"{param}.{block_index}")
+        kind = block.get("type")
+        block_path = (*path, block_index)
+        if kind == "text":
+            text = expect_str(block.get("text"), f"{param}.{block_index}.text")
+            request.parts.append(TextPart(text, source, (*block_path, "text"), message_index))
+        elif kind == "tool_result":
+            _tool_result(request, block, block_path, message_index)
+        elif kind == "document":
+            _document(request, block, block_path, message_index)
+        elif kind == "tool_use":
+            continue  # structured input the model produced earlier; arguments are JSON, not prose
+        elif kind not in _SKIPPED_BLOCKS:
+            raise BadRequest(
+                f"{param}.{block_index}.type: unsupported content block type",
+                code="invalid_value",
+                param=f"{param}.{block_index}.type",
+            )
+
+
+def _tool_result(
+    request: NormalizedRequest,
+    block: dict[str, Any],
+    path: tuple[str | int, ...],
+    message_index: int | None,
+) -> None:
+    content = block.get("content")
+    if isinstance(content, str):
+        request.parts.append(
+            TextPart(content, Source.TOOL_RESULT, (*path, "content"), message_index)
+        )
+    elif content is not None:
+        _blocks(request, content, Source.TOOL_RESULT, (*path, "content"), message_index)
+
+
+def _document(
+    request: NormalizedRequest,
+    block: dict[str, Any],
+    path: tuple[str | int, ...],
+    message_index: int | None,
+) -> None:
+    source = expect_dict(block.get("source"), ".".join(str(s) for s in path) + ".source")
+    if source.get("type") == "text" and isinstance(source.get("data"), str):
+        request.parts.append(
+            TextPart(source["data"], Source.DOCUMENT, (*path, "source", "data"), message_index)
+        )
+    elif source.get("type") == "content":
+        _blocks(
+            request,
+            source.get("content"),
+            Source.DOCUMENT,
+            (*path, "source", "content"),
+            message_index,
+        )
+
+
+def response_parts(body: dict[str, Any]) -> list[TextPart]:
+    parts: list[TextPart] = []
+    for index, block in enumerate(body.get("content") or []):
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            parts.append(TextPart(block["text"], Source.ASSISTANT, ("content", index, "text"), 0))
+    return parts
+
+
+def response_usage(body: dict[str, Any]) -> Usage | None:
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    input_tokens = usage.get("input_tokens", 0)
+    output_tokens = usage.get("output_tokens", 0)
+    if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
+        return None
+    return Usage(input_tokens, output_tokens)

@@ -1,0 +1,38 @@
+"""Small shape checks shared by the wire-format parsers: malformed input is a clear 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vallum.errors import BadRequest
+
+__all__ = ["expect_dict", "expect_list", "expect_str", "optional_bool"]
+
+
+def expect_dict(value: Any, param: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequest(f"'{param}' must be an object.", code="invalid_type", param=param)
+    return value
+
+
+def expect_list(value: Any, param: str, *, allow_empty: bool = True) -> list[Any]:
+    if not isinstance(value, list):
+        raise BadRequest(f"'{param}' must be an array.", code="invalid_type", param=param)
+    if not allow_empty and not value:
+        raise BadRequest(f"'{param}' must not be empty.", code="invalid_value", param=param)
+    return value
+
+
+def expect_str(value: Any, param: str) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"'{param}' must be a string.", code="invalid_type", param=param)
+    return value
+
+
+def optional_bool(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise BadRequest(f"'{key}' must be a boolean.", code="invalid_type", param=key)
+    return value

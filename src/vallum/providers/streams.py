@@ -1,0 +1,316 @@
+"""Stream codecs: where text sits in each provider's stream events, and how to rewrite it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from vallum.pipeline.exchange import Endpoint, Usage, WireFormat
+from vallum.pipeline.sse import encode_event
+
+__all__ = [
+    "AnthropicMessagesCodec",
+    "OpenAIChatCodec",
+    "OpenAICompletionsCodec",
+    "OpenAIResponsesCodec",
+    "StreamCodec",
+    "codec_for",
+]
+
+
+class StreamCodec:
+    """Base codec: knows one wire format's stream events. One instance per stream."""
+
+    channel_key = "content"
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.template: dict[str, Any] = {}
+
+    def observe(self, name: str | None, data: dict[str, Any]) -> None:
+        """Remember what a synthesized event needs (ids, model) and the usage block."""
+
+    def deltas(self, name: str | None, data: dict[str, Any]) -> list[tuple[str, str]]:
+        return []
+
+    def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
+        raise NotImplementedError
+
+    def ends(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        return []
+
+    def is_done(self, name: str | None, data: dict[str, Any]) -> bool:
+        return False
+
+    def flush_event(self, channel: str, text: str) -> bytes:
+        raise NotImplementedError
+
+    def finalize(self, name: str | None, data: dict[str, Any], emitted: dict[str, str]) -> bool:
+        """Rewrite full-text fields of closing events to the edited text; True if changed."""
+        return False
+
+    def terminate(self, channels: list[str], code: str, message: str) -> bytes:
+        """End the stream because a layer said so, in the wire format's own way."""
+        raise NotImplementedError
+
+    def error_event(self, code: str, message: str) -> bytes:
+        """End the stream because the upstream failed: an error event the SDKs raise on."""
+        error = {"message": message, "type": "api_error", "param": None, "code": code}
+        return encode_event(orjson.dumps({"error": error}))
+
+
+class _OpenAIChoicesCodec(StreamCodec):
+    """Chat and legacy completions: text in ``choices[i].delta.content`` or ``choices[i].text``."""
+
+    def observe(self, name: str | None, data: dict[str, Any]) -> None:
+        if not self.template and "choices" in data:
+            self.template = {k: v for k, v in data.items() if k not in ("choices", "usage")}
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+            if isinstance(prompt, int) and isinstance(completion, int):
+                self.usage = Usage(prompt, completion)
+
+    def _text_holder(self, choice: dict[str, Any]) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def deltas(self, name: str | None, data: dict[str, Any]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for choice in data.get("choices") or ():
+            holder = self._text_holder(choice)
+            if holder is not None:
+                text = holder.get(self.channel_key)
+                if isinstance(text, str) and text:
+                    out.append((str(choice.get("index", 0)), text))
+        return out
+
+    def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
+        for choice in data.get("choices") or ():
+            if str(choice.get("index", 0)) == channel:
+                holder = self._text_holder(choice)
+                if holder is not None:
+                    holder[self.channel_key] = text
+
+    def ends(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        return [
+            str(choice.get("index", 0))
+            for choice in data.get("choices") or ()
+            if choice.get("finish_reason") is not None
+        ]
+
+    def _choice(self, channel: str, text: str | None, finish: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def flush_event(self, channel: str, text: str) -> bytes:
+        event = {**self.template, "choices": [self._choice(channel, text, None)]}
+        return encode_event(orjson.dumps(event))
+
+    def terminate(self, channels: list[str], code: str, message: str) -> bytes:
+        choices = [self._choice(channel, None, "content_filter") for channel in channels or ["0"]]
+        return (
+            encode_event(orjson.dumps({**self.template, "choices": choices})) + b"data: [DONE]\n\n"
+        )
+
+
+class OpenAIChatCodec(_OpenAIChoicesCodec):
+    def _text_holder(self, choice: dict[str, Any]) -> dict[str, Any] | None:
+        delta = choice.get("delta")
+        return delta if isinstance(delta, dict) else None
+
+    def _choice(self, channel: str, text: str | None, finish: str | None) -> dict[str, Any]:
+        delta = {} if text is None else {"content": text}
+        return {"index": int(channel), "delta": delta, "logprobs": None, "finish_reason": finish}
+
+
+class OpenAICompletionsCodec(_OpenAIChoicesCodec):
+    channel_key = "text"
+
+    def _text_holder(self, choice: dict[str, Any]) -> dict[str, Any] | None:
+        return choice
+
+    def _choice(self, channel: str, text: str | None, finish: str | None) -> dict[str, Any]:
+        return {
+            "index": int(channel),
+            "text": text or "",
+            "logprobs": None,
+            "finish_reason": finish,
+        }
+
+
+class OpenAIResponsesCodec(StreamCodec):
+    """Responses API: typed events; text in ``response.output_text.delta``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: dict[str, str] = {}
+        self._sequence = 0
+
+    def observe(self, name: str | None, data: dict[str, Any]) -> None:
+        kind = data.get("type")
+        if isinstance(data.get("sequence_number"), int):
+            self._sequence = data["sequence_number"]
+        if kind == "response.created" and isinstance(data.get("response"), dict):
+            self.template = data["response"]
+        if kind == "response.output_text.delta":
+            self._items[_channel(data)] = str(data.get("item_id", ""))
+        if kind in ("response.completed", "response.incomplete"):
+            usage = (data.get("response") or {}).get("usage")
+            if isinstance(usage, dict):
+                inp, out = usage.get("input_tokens"), usage.get("output_tokens")
+                if isinstance(inp, int) and isinstance(out, int):
+                    self.usage = Usage(inp, out)
+
+    def deltas(self, name: str | None, data: dict[str, Any]) -> list[tuple[str, str]]:
+        if data.get("type") == "response.output_text.delta":
+            text = data.get("delta")
+            if isinstance(text, str) and text:
+                return [(_channel(data), text)]
+        return []
+
+    def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
+        data["delta"] = text
+
+    def ends(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        return [_channel(data)] if data.get("type") == "response.output_text.done" else []
+
+    def is_done(self, name: str | None, data: dict[str, Any]) -> bool:
+        return data.get("type") in ("response.completed", "response.incomplete", "response.failed")
+
+    def flush_event(self, channel: str, text: str) -> bytes:
+        output_index, content_index = (int(x) for x in channel.split(":"))
+        event = {
+            "type": "response.output_text.delta",
+            "item_id": self._items.get(channel, ""),
+            "output_index": output_index,
+            "content_index": content_index,
+            "delta": text,
+            "logprobs": [],
+            "sequence_number": self._sequence,
+        }
+        return encode_event(orjson.dumps(event), "response.output_text.delta")
+
+    def finalize(self, name: str | None, data: dict[str, Any], emitted: dict[str, str]) -> bool:
+        kind = data.get("type")
+        changed = False
+        if kind == "response.output_text.done" and _channel(data) in emitted:
+            data["text"] = emitted[_channel(data)]
+            changed = True
+        elif kind == "response.content_part.done" and _channel(data) in emitted:
+            part = data.get("part")
+            if isinstance(part, dict) and part.get("type") == "output_text":
+                part["text"] = emitted[_channel(data)]
+                changed = True
+        elif kind == "response.output_item.done":
+            changed = _rewrite_item(data.get("item"), data.get("output_index", 0), emitted)
+        elif kind in ("response.completed", "response.incomplete"):
+            for index, item in enumerate((data.get("response") or {}).get("output") or ()):
+                changed = _rewrite_item(item, index, emitted) or changed
+        return changed
+
+    def terminate(self, channels: list[str], code: str, message: str) -> bytes:
+        response = {
+            **self.template,
+            "status": "incomplete",
+            "incomplete_details": {"reason": "content_filter"},
+        }
+        event = {
+            "type": "response.incomplete",
+            "response": response,
+            "sequence_number": self._sequence + 1,
+        }
+        return encode_event(orjson.dumps(event), "response.incomplete")
+
+    def error_event(self, code: str, message: str) -> bytes:
+        event = {
+            "type": "error",
+            "code": code,
+            "message": message,
+            "param": None,
+            "sequence_number": self._sequence + 1,
+        }
+        return encode_event(orjson.dumps(event), "error")
+
+
+def _channel(data: dict[str, Any]) -> str:
+    return f"{data.get('output_index', 0)}:{data.get('content_index', 0)}"
+
+
+def _rewrite_item(item: Any, output_index: Any, emitted: dict[str, str]) -> bool:
+    if not isinstance(item, dict) or item.get("type") != "message":
+        return False
+    changed = False
+    for content_index, content in enumerate(item.get("content") or ()):
+        channel = f"{output_index}:{content_index}"
+        if (
+            channel in emitted
+            and isinstance(content, dict)
+            and content.get("type") == "output_text"
+        ):
+            content["text"] = emitted[channel]
+            changed = True
+    return changed
+
+
+class AnthropicMessagesCodec(StreamCodec):
+    """Anthropic Messages: ``content_block_delta`` events with ``text_delta``."""
+
+    def observe(self, name: str | None, data: dict[str, Any]) -> None:
+        kind = data.get("type")
+        if kind == "message_start":
+            usage = (data.get("message") or {}).get("usage") or {}
+            self.usage = Usage(
+                int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+            )
+        elif kind == "message_delta":
+            output = (data.get("usage") or {}).get("output_tokens")
+            if isinstance(output, int):
+                self.usage = Usage(self.usage.input_tokens if self.usage else 0, output)
+
+    def deltas(self, name: str | None, data: dict[str, Any]) -> list[tuple[str, str]]:
+        if data.get("type") == "content_block_delta":
+            delta = data.get("delta") or {}
+            if (
+                delta.get("type") == "text_delta"
+                and isinstance(delta.get("text"), str)
+                and delta["text"]
+            ):
+                return [(str(data.get("index", 0)), delta["text"])]
+        return []
+
+    def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
+        data["delta"]["text"] = text
+
+    def ends(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        return [str(data.get("index", 0))] if data.get("type") == "content_block_stop" else []
+
+    def is_done(self, name: str | None, data: dict[str, Any]) -> bool:
+        return data.get("type") == "message_stop"
+
+    def flush_event(self, channel: str, text: str) -> bytes:
+        event = {
+            "type": "content_block_delta",
+            "index": int(channel),
+            "delta": {"type": "text_delta", "text": text},
+        }
+        return encode_event(orjson.dumps(event), "content_block_delta")
+
+    def terminate(self, channels: list[str], code: str, message: str) -> bytes:
+        return self._error("invalid_request_error", message)
+
+    def error_event(self, code: str, message: str) -> bytes:
+        return self._error("api_error", message)
+
+    def _error(self, kind: str, message: str) -> bytes:
+        event = {"type": "error", "error": {"type": kind, "message": message}}
+        return encode_event(orjson.dumps(event), "error")
+
+
+def codec_for(wire: WireFormat, endpoint: Endpoint) -> StreamCodec:
+    if wire is WireFormat.ANTHROPIC:
+        return AnthropicMessagesCodec()
+    if endpoint is Endpoint.RESPONSES:
+        return OpenAIResponsesCodec()
+    if endpoint is Endpoint.COMPLETIONS:
+        return OpenAICompletionsCodec()
+    return OpenAIChatCodec()

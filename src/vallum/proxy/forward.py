@@ -1,0 +1,287 @@
+"""Forwarding a checked request upstream and the response back through the layers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from vallum.errors import UpstreamError, UpstreamTimeout
+from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
+from vallum.pipeline.layer import Deny, ResponseView
+from vallum.pipeline.streaming import StreamProcessor, UsageSniffer
+from vallum.providers import anthropic, openai
+from vallum.providers.base import UpstreamResponse
+from vallum.providers.streams import codec_for
+from vallum.proxy.body import ClientGone
+from vallum.proxy.wire_errors import error_body
+
+if TYPE_CHECKING:
+    from vallum.gateway import Gateway
+
+__all__ = ["Forwarder", "Responder"]
+
+log = logging.getLogger("vallum.proxy")
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_JSON = (b"content-type", b"application/json")
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class Responder:
+    """Sends the one response of an exchange and records its status."""
+
+    __slots__ = ("_send", "exchange", "finished", "started")
+
+    def __init__(self, send: Send, exchange: Exchange) -> None:
+        self._send = send
+        self.exchange = exchange
+        self.started = False
+        self.finished = False
+
+    def _head(self, extra: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        return [*extra, (b"x-request-id", self.exchange.request_id.encode())]
+
+    async def json(
+        self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        self.started = self.finished = True
+        self.exchange.status = status
+        head = self._head([_JSON, (b"content-length", str(len(body)).encode()), *(headers or [])])
+        await self._send({"type": "http.response.start", "status": status, "headers": head})
+        await self._send({"type": "http.response.body", "body": body})
+
+    async def error(self, deny: Deny) -> None:
+        self.exchange.error_code = deny.code
+        if self.started:
+            log.warning(
+                "error after the response started",
+                extra={"request_id": self.exchange.request_id, "code": deny.code},
+            )
+            return
+        extra = [(k.lower().encode(), v.encode()) for k, v in deny.headers.items()]
+        body = error_body(self.exchange.wire, deny, self.exchange.request_id)
+        await self.json(deny.status, body, extra)
+
+    async def start_stream(self) -> None:
+        self.started = True
+        self.exchange.status = 200
+        head = self._head(list(_SSE_HEADERS))
+        await self._send({"type": "http.response.start", "status": 200, "headers": head})
+
+    async def chunk(self, data: bytes) -> None:
+        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def end(self, data: bytes = b"") -> None:
+        self.finished = True
+        await self._send({"type": "http.response.body", "body": data})
+
+
+class Forwarder:
+    """Sends the exchange to its provider; runs response layers on what comes back."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.pipeline = gateway.pipeline
+        self.timeouts = gateway.config.timeouts
+
+    def models_body(self) -> bytes:
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "vallum"}
+            for name in self.gateway.router.model_names()
+        ]
+        return orjson.dumps({"object": "list", "data": data})
+
+    async def forward(self, exchange: Exchange, receive: Receive, responder: Responder) -> None:
+        request = exchange.request
+        assert request is not None  # noqa: S101 - POST routes always carry a parsed request
+        route = self.gateway.router.resolve(request.model, request.endpoint)
+        exchange.provider = route.provider.name
+        if route.upstream_model is not None:
+            request.body["model"] = route.upstream_model
+            request.dirty = True
+        body = orjson.dumps(request.body) if request.dirty else request.raw
+        upstream = route.provider.build(request.endpoint, body, request.stream, exchange.headers)
+        watcher = _DisconnectWatcher(receive, responder)
+        try:
+            if request.stream:
+                response = await route.provider.send(upstream)
+            else:
+                async with asyncio.timeout(self.timeouts.total):
+                    response = await route.provider.send(upstream)
+            if response.stream is not None:
+                await self._stream(exchange, response.stream, responder, watcher)
+            else:
+                await self._buffered(exchange, response, responder, watcher)
+        except TimeoutError as exc:
+            raise UpstreamTimeout("The upstream did not answer in time.") from exc
+        except asyncio.CancelledError:
+            if watcher.client_gone:
+                raise ClientGone from None
+            raise
+        finally:
+            watcher.stop()
+
+    async def _buffered(
+        self,
+        exchange: Exchange,
+        response: UpstreamResponse,
+        responder: Responder,
+        watcher: _DisconnectWatcher,
+    ) -> None:
+        if response.status >= 500:
+            raise UpstreamError(
+                "The upstream model provider failed.",
+                code="upstream_error",
+                context={"upstream_status": response.status},
+            )
+        if response.status >= 300:
+            await self._relay_error(exchange, response, responder, watcher)
+            return
+        try:
+            data = orjson.loads(response.body)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError("The upstream sent an invalid response.") from exc
+        if not isinstance(data, dict):
+            raise UpstreamError("The upstream sent an invalid response.")
+        endpoint = exchange.endpoint
+        exchange.usage = _usage(exchange.wire, data)
+        body = response.body
+        if self.pipeline.response_layers and endpoint is not None:
+            view = ResponseView(response.status, data, _parts(exchange.wire, endpoint, data))
+            deny = await self.pipeline.on_response(exchange, view)
+            if deny is not None:
+                watcher.stop()
+                await responder.error(deny)
+                return
+            if view.dirty:
+                body = orjson.dumps(data)
+        watcher.stop()
+        await responder.json(response.status, body)
+
+    async def _relay_error(
+        self,
+        exchange: Exchange,
+        response: UpstreamResponse,
+        responder: Responder,
+        watcher: _DisconnectWatcher,
+    ) -> None:
+        """A 4xx from the provider is the client's to see (e.g. context too long), as JSON only."""
+        try:
+            orjson.loads(response.body)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError(
+                "The upstream refused the request.",
+                code="upstream_error",
+                context={"upstream_status": response.status},
+            ) from exc
+        extra: list[tuple[bytes, bytes]] = []
+        retry_after = response.header("retry-after")
+        if retry_after is not None and retry_after.isdigit():
+            extra.append((b"retry-after", retry_after.encode()))
+        exchange.error_code = f"upstream_{response.status}"
+        watcher.stop()
+        await responder.json(response.status, response.body, extra)
+
+    async def _stream(
+        self,
+        exchange: Exchange,
+        stream: AsyncIterator[bytes],
+        responder: Responder,
+        watcher: _DisconnectWatcher,
+    ) -> None:
+        endpoint = exchange.endpoint or Endpoint.CHAT
+        codec = codec_for(exchange.wire, endpoint)
+        processor = (
+            StreamProcessor(exchange, self.pipeline, codec) if self.pipeline.stream_layers else None
+        )
+        sniffer = UsageSniffer(codec) if processor is None else None
+        await responder.start_stream()
+        exchange.stream_outcome = "started"
+        idle = self.timeouts.stream_idle
+        try:
+            while True:
+                async with asyncio.timeout(idle):
+                    chunk = await anext(stream, None)
+                if chunk is None:
+                    break
+                if processor is not None:
+                    chunk = await processor.feed(chunk)
+                    if processor.terminated is not None:
+                        await responder.chunk(chunk)
+                        break
+                elif sniffer is not None:
+                    sniffer.feed(chunk)
+                if chunk:
+                    await responder.chunk(chunk)
+            tail = b""
+            if processor is not None:
+                tail = await processor.close()
+            elif sniffer is not None:
+                sniffer.close()
+            exchange.stream_outcome = (
+                exchange.stream_outcome if processor and processor.terminated else "completed"
+            )
+        except (UpstreamError, TimeoutError) as exc:
+            code = "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_error"
+            log.warning(
+                "upstream stream failed", extra={"request_id": exchange.request_id, "code": code}
+            )
+            tail = codec.error_event(code, "The upstream stream failed.")
+            exchange.stream_outcome = "upstream_failed"
+            exchange.error_code = code
+        finally:
+            closer = getattr(stream, "aclose", None)
+            if closer is not None:
+                await closer()
+        exchange.usage = codec.usage
+        watcher.stop()
+        await responder.end(tail)
+
+
+class _DisconnectWatcher:
+    """Cancels the handling task when the client goes away, so the upstream call stops too."""
+
+    __slots__ = ("_task", "client_gone", "responder")
+
+    def __init__(self, receive: Receive, responder: Responder) -> None:
+        self.client_gone = False
+        self.responder = responder
+        owner = asyncio.current_task()
+        self._task: asyncio.Task[None] | None = asyncio.ensure_future(self._watch(receive, owner))
+
+    async def _watch(self, receive: Receive, owner: asyncio.Task[Any] | None) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+        if not self.responder.finished and owner is not None:
+            self.client_gone = True
+            owner.cancel()
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
+def _usage(wire: WireFormat, data: dict[str, Any]) -> Any:
+    if wire is WireFormat.ANTHROPIC:
+        return anthropic.response_usage(data)
+    return openai.response_usage(data)
+
+
+def _parts(wire: WireFormat, endpoint: Endpoint, data: dict[str, Any]) -> Any:
+    if wire is WireFormat.ANTHROPIC:
+        return anthropic.response_parts(data)
+    return openai.response_parts(endpoint, data)
