@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 from vallum.clock import Clock, SystemClock
@@ -13,6 +14,7 @@ from vallum.pipeline.chain import Pipeline
 from vallum.pipeline.layer import Layer, LayerContext
 from vallum.proxy.http_client import HttpClient
 from vallum.proxy.upstreams import ModelRouter
+from vallum.storage import Storage, open_storage
 
 __all__ = ["Gateway"]
 
@@ -37,9 +39,33 @@ class Gateway:
             cls = known[layer_config.type]  # type: ignore[attr-defined]
             layers.append(cls(layer_config, context))
         self.pipeline = Pipeline(layers, self.clock)
+        self._storage: Storage | None = None
+        self._counters: Storage | None = None
         self.started = False
 
+    @property
+    def storage(self) -> Storage:
+        """Durable state (keys, policies, audit): SQLite or PostgreSQL. Open after start()."""
+        if self._storage is None:
+            raise RuntimeError("the gateway is not started")
+        return self._storage
+
+    @property
+    def counters(self) -> Storage:
+        """Counters and hot state: in-process or Redis (``storage`` itself if the URLs match)."""
+        if self._counters is None:
+            raise RuntimeError("the gateway is not started")
+        return self._counters
+
     async def start(self) -> None:
+        urls = self.config.storage
+        _ensure_sqlite_dir(urls.url)
+        self._storage = await open_storage(urls.url, clock=self.clock)
+        if urls.counters_url == urls.url:
+            self._counters = self._storage
+        else:
+            _ensure_sqlite_dir(urls.counters_url)
+            self._counters = await open_storage(urls.counters_url, clock=self.clock)
         await self.pipeline.start()
         self.started = True
 
@@ -47,3 +73,13 @@ class Gateway:
         self.started = False
         await self.pipeline.stop()
         await self.client.close()
+        if self._counters is not None and self._counters is not self._storage:
+            await self._counters.close()
+        if self._storage is not None:
+            await self._storage.close()
+        self._storage = self._counters = None
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url[len("sqlite:///") :].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ def gateway_config(upstream_url: str, **overrides: Any) -> dict[str, Any]:
             {"name": "inproc-echo", "provider": "inproc", "upstream_model": "mock-echo"},
         ],
         "timeouts": {"read": 2.0, "total": 3.0, "stream_idle": 2.0},
+        "storage": {"url": "memory://", "counters_url": "memory://"},
         "layers": [{"type": "validate"}],
     }
     config.update(overrides)

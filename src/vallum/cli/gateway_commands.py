@@ -1,0 +1,66 @@
+"""``vallum serve``, ``vallum demo`` and ``vallum check-config``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from vallum.config import load_config
+
+__all__ = ["register"]
+
+_DEMO_BANNER = """\
+Vallum demo gateway on http://{host}:{port}  (built-in mock model; Ctrl-C to stop)
+
+  curl http://{host}:{port}/v1/chat/completions \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"model": "mock-echo", "messages": [{{"role": "user", "content": "Hello, Vallum"}}]}}'
+
+  from openai import OpenAI
+  client = OpenAI(base_url="http://{host}:{port}/v1", api_key="demo")
+  reply = client.chat.completions.create(
+      model="mock-echo", messages=[{{"role": "user", "content": "hi"}}])
+  print(reply.choices[0].message.content)
+
+Models: mock-fast (fixed reply), mock-echo (echoes your last message), mock-embed (embeddings).
+"""
+
+
+def register(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the gateway from a config file")
+    serve.add_argument("--config", "-c", required=True, help="path to vallum.yaml")
+    serve.set_defaults(func=_serve)
+    demo = commands.add_parser("demo", help="run the gateway on embedded defaults, mock model")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.set_defaults(func=_demo)
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("config", help="path to vallum.yaml")
+    check.set_defaults(func=_check)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from vallum.gateway import Gateway
+
+    config = load_config(args.config)
+    Gateway(config)  # builds every layer and provider, exactly as serve does
+    print(f"{args.config}: OK ({len(config.layers)} layers, {len(config.models)} models)")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from vallum.cli.serve import demo_config, serve
+
+    config = demo_config(args.port, args.host)
+    print(_DEMO_BANNER.format(host=args.host, port=args.port), flush=True)
+    serve(config)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from vallum.cli.serve import serve
+
+    config = load_config(args.config)
+    print(f"Vallum on http://{config.server.host}:{config.server.port}", flush=True)
+    serve(config, config_path=args.config)
+    return 0
