@@ -39,7 +39,9 @@ class StreamProcessor:
         self.terminated: Deny | None = None
         self._parser = SSEParser()
         self._held: dict[str, str] = {}
-        self._emitted: dict[str, str] = {}  # full released text, per channel, for closing events
+        # Released text per channel, kept as pieces (joining on every chunk would be O(n^2));
+        # only closing events that repeat the full text (Responses API) ever need it joined.
+        self._emitted: dict[str, list[str]] = {}
         self._edited: set[str] = set()
 
     async def feed(self, chunk: bytes) -> bytes:
@@ -88,7 +90,7 @@ class StreamProcessor:
         await self._ends(event, data, out)
         if self.terminated is not None:
             return
-        if self._edited and self.codec.finalize(event.event, data, self._edited_text()):
+        if self._edited and self.codec.finalize(event.event, data, self._edited_text):
             changed = True
         out.append(encode_event(orjson.dumps(data), event.event) if changed else event.raw)
 
@@ -105,7 +107,7 @@ class StreamProcessor:
                 self._edited.add(channel)
             cut = max(0, len(window) - self.holdback)
             release, self._held[channel] = window[:cut], window[cut:]
-            self._emitted[channel] = self._emitted.get(channel, "") + release
+            self._emitted.setdefault(channel, []).append(release)
             if release != text:
                 self.codec.set_delta(data, channel, release)
                 changed = True
@@ -132,7 +134,7 @@ class StreamProcessor:
             if text != held:
                 self._edited.add(channel)
             if text:
-                self._emitted[channel] = self._emitted.get(channel, "") + text
+                self._emitted.setdefault(channel, []).append(text)
                 out.append(self.codec.flush_event(channel, text))
 
     async def _terminate(self, deny: Deny, out: list[bytes]) -> None:
@@ -143,7 +145,7 @@ class StreamProcessor:
         self.exchange.stream_outcome = "terminated"
 
     def _edited_text(self) -> dict[str, str]:
-        return {channel: self._emitted.get(channel, "") for channel in self._edited}
+        return {channel: "".join(self._emitted.get(channel, ())) for channel in self._edited}
 
 
 class UsageSniffer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -46,8 +47,13 @@ class StreamCodec:
     def flush_event(self, channel: str, text: str) -> bytes:
         raise NotImplementedError
 
-    def finalize(self, name: str | None, data: dict[str, Any], emitted: dict[str, str]) -> bool:
-        """Rewrite full-text fields of closing events to the edited text; True if changed."""
+    def finalize(
+        self, name: str | None, data: dict[str, Any], emitted: Callable[[], dict[str, str]]
+    ) -> bool:
+        """Rewrite full-text fields of closing events to the edited text; True if changed.
+
+        ``emitted`` is called only for closing events, so ordinary deltas never pay for it.
+        """
         return False
 
     def terminate(self, channels: list[str], code: str, message: str) -> bytes:
@@ -190,8 +196,13 @@ class OpenAIResponsesCodec(StreamCodec):
         }
         return encode_event(orjson.dumps(event), "response.output_text.delta")
 
-    def finalize(self, name: str | None, data: dict[str, Any], emitted: dict[str, str]) -> bool:
+    def finalize(
+        self, name: str | None, data: dict[str, Any], emitted_text: Callable[[], dict[str, str]]
+    ) -> bool:
         kind = data.get("type")
+        if kind not in _CLOSING:
+            return False
+        emitted = emitted_text()
         changed = False
         if kind == "response.output_text.done" and _channel(data) in emitted:
             data["text"] = emitted[_channel(data)]
@@ -230,6 +241,17 @@ class OpenAIResponsesCodec(StreamCodec):
             "sequence_number": self._sequence + 1,
         }
         return encode_event(orjson.dumps(event), "error")
+
+
+_CLOSING = frozenset(
+    {
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+        "response.incomplete",
+    }
+)
 
 
 def _channel(data: dict[str, Any]) -> str:
