@@ -9,11 +9,14 @@ from typing import Any
 from vallum.clock import Clock, SystemClock
 from vallum.config.loader import validate_layers
 from vallum.config.models import GatewayConfig
+from vallum.identity.service import IdentityService, open_identity
+from vallum.identity.service import wanted as identity_wanted
 from vallum.layers import layer_types
 from vallum.pipeline.chain import Pipeline
 from vallum.pipeline.layer import Layer, LayerContext
+from vallum.proxy.health import HealthChecker
 from vallum.proxy.http_client import HttpClient
-from vallum.proxy.upstreams import ModelRouter
+from vallum.proxy.routing import ModelRouter
 from vallum.storage import Storage, open_storage
 
 __all__ = ["Gateway"]
@@ -31,7 +34,8 @@ class Gateway:
             read_timeout=config.timeouts.read,
             max_response_bytes=config.limits.max_response_bytes,
         )
-        self.router = ModelRouter(config, self.client)
+        self.router = ModelRouter(config, self.client, self.clock)
+        self.health = HealthChecker(config, self.router)
         context = LayerContext(clock=self.clock, gateway=self)
         known = layer_types()
         layers: list[Layer[Any]] = []
@@ -41,6 +45,7 @@ class Gateway:
         self.pipeline = Pipeline(layers, self.clock)
         self._storage: Storage | None = None
         self._counters: Storage | None = None
+        self.identity: IdentityService | None = None  # keys, teams, roles (authn/authz/admin)
         self.started = False
 
     @property
@@ -66,12 +71,20 @@ class Gateway:
         else:
             _ensure_sqlite_dir(urls.counters_url)
             self._counters = await open_storage(urls.counters_url, clock=self.clock)
+        if identity_wanted(self):
+            self.identity = open_identity(self._storage, self._counters, self.clock)
+            await self.identity.start()
         await self.pipeline.start()
+        self.health.start()
         self.started = True
 
     async def stop(self) -> None:
         self.started = False
+        await self.health.stop()
         await self.pipeline.stop()
+        if self.identity is not None:
+            await self.identity.stop()
+            self.identity = None
         await self.client.close()
         if self._counters is not None and self._counters is not self._storage:
             await self._counters.close()

@@ -12,12 +12,16 @@ __all__ = ["register"]
 _DEMO_BANNER = """\
 Vallum demo gateway on http://{host}:{port}  (built-in mock model; Ctrl-C to stop)
 
+Demo API key (also in .vallum/demo.key; manage keys with `vallum keys`):
+  {key}
+
   curl http://{host}:{port}/v1/chat/completions \\
+    -H 'Authorization: Bearer {key}' \\
     -H 'Content-Type: application/json' \\
     -d '{{"model": "mock-echo", "messages": [{{"role": "user", "content": "Hello, Vallum"}}]}}'
 
   from openai import OpenAI
-  client = OpenAI(base_url="http://{host}:{port}/v1", api_key="demo")
+  client = OpenAI(base_url="http://{host}:{port}/v1", api_key="{key}")
   reply = client.chat.completions.create(
       model="mock-echo", messages=[{{"role": "user", "content": "hi"}}])
   print(reply.choices[0].message.content)
@@ -50,9 +54,11 @@ def _check(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from vallum.cli.serve import demo_config, serve
+    from vallum.identity.demo import ensure_demo_key
 
     config = demo_config(args.port, args.host)
-    print(_DEMO_BANNER.format(host=args.host, port=args.port), flush=True)
+    key = ensure_demo_key(config)
+    print(_DEMO_BANNER.format(host=args.host, port=args.port, key=key), flush=True)
     serve(config)
     return 0
 

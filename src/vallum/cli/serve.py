@@ -30,7 +30,18 @@ def demo_config(port: int = 8080, host: str = "127.0.0.1") -> GatewayConfig:
                 {"name": "mock-echo", "provider": "mock"},
                 {"name": "mock-embed", "provider": "mock"},
             ],
-            "layers": [{"type": "validate"}],
+            "layers": [
+                {"type": "authn"},
+                {"type": "authz"},
+                {  # a recommended starting policy: per-IP and per-key rates, 8 calls in flight
+                    "type": "ratelimit",
+                    "limits": [
+                        {"scope": "ip", "requests_per_minute": 600},
+                        {"scope": "key", "requests_per_minute": 120, "max_concurrent": 8},
+                    ],
+                },
+                {"type": "validate"},
+            ],
         },
         source="<demo>",
     )
@@ -59,6 +70,9 @@ def serve(config: GatewayConfig, *, config_path: str | None = None) -> None:
         "server_header": False,
         "date_header": False,
         "timeout_keep_alive": 30,
+        # Vallum resolves X-Forwarded-For itself (server.trusted_proxies); uvicorn's middleware
+        # would trust loopback peers by default and costs a call layer per request.
+        "proxy_headers": False,
     }
     if server.workers > 1:
         if config_path is None:
@@ -66,4 +80,6 @@ def serve(config: GatewayConfig, *, config_path: str | None = None) -> None:
         os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
         uvicorn.run("vallum.cli.serve:app_factory", factory=True, workers=server.workers, **options)
         return
-    uvicorn.run(GatewayApp(Gateway(config)), **options)
+    from vallum.admin.server import run_listeners  # the proxy, plus the admin API if enabled
+
+    run_listeners(GatewayApp(Gateway(config)), options)

@@ -20,6 +20,30 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 _MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys: a second ``layers:`` must not silently win."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # an unhashable key: SafeLoader reports it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | Path) -> GatewayConfig:
     """Read, substitute, validate. Raises ConfigError with every problem listed."""
     file = Path(path)
@@ -34,7 +58,7 @@ def load_config(path: str | Path) -> GatewayConfig:
 
 def parse_config(text: str, *, source: str = "<config>") -> GatewayConfig:
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from exc
     if raw is None:
@@ -88,7 +112,8 @@ def _lines(exc: ValidationError, *, prefix: str) -> list[str]:
         for step in error["loc"]:
             path += f"[{step}]" if isinstance(step, int) else (f".{step}" if path else str(step))
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{path or '<root>'}: {message}")
+        # Cross-field checks (model validators) have no location: their message names the path.
+        lines.append(f"{path}: {message}" if path else message)
     return lines
 
 

@@ -6,7 +6,10 @@ import ipaddress
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from vallum.admin.config import AdminConfig
+from vallum.identity.mtls import TlsConfig
 
 __all__ = [
     "GatewayConfig",
@@ -21,6 +24,7 @@ __all__ = [
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/@*-]{0,127}$"
 _HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
+_STORAGE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "postgresql", "postgres")
 
 
 class _Strict(BaseModel):
@@ -83,12 +87,29 @@ class MockConfig(_Strict):
     latency: float = Field(0.0, ge=0, le=60, description="Seconds before the first byte.")
 
 
+class BreakerConfig(_Strict):
+    failure_threshold: int = Field(3, ge=1, le=1000, description="Straight failures that open it.")
+    open_seconds: float = Field(5.0, gt=0, le=3600, description="Wait before a half-open trial.")
+    max_open_seconds: float = Field(
+        60.0, gt=0, le=86400, description="Longest wait after repeated failed trials."
+    )
+
+
+class HealthCheckConfig(_Strict):
+    path: str = Field(
+        "/models", pattern=r"^/[A-Za-z0-9._~/-]{0,255}$", description="GET this below base_url."
+    )
+    interval: float = Field(10.0, ge=0.5, le=3600, description="Seconds between probes.")
+    timeout: float = Field(2.0, gt=0, le=60, description="Seconds before a probe counts as failed.")
+
+
 class ProviderConfig(_Strict):
     name: str = Field(pattern=_NAME, description="Name that model routes refer to.")
     type: Literal["openai", "anthropic", "mock"] = Field(description="Wire format of the upstream.")
     base_url: str | None = Field(
         None,
         max_length=2048,
+        validate_default=True,
         description="Upstream base URL (OpenAI: ending in /v1; Anthropic: the host root).",
     )
     api_key_env: str | None = Field(
@@ -98,26 +119,85 @@ class ProviderConfig(_Strict):
         None, max_length=4096, description="File holding the upstream credential."
     )
     mock: MockConfig = Field(default_factory=MockConfig, description="Settings of a mock provider.")
+    breaker: BreakerConfig = Field(
+        default_factory=lambda: BreakerConfig(), description="Passive health: circuit breaker."
+    )
+    health_check: HealthCheckConfig | None = Field(
+        None, description="Active health: a periodic probe of a cheap endpoint."
+    )
 
-    @model_validator(mode="after")
-    def _url(self) -> ProviderConfig:
-        if self.type == "mock":
-            return self
-        if not self.base_url or not re.match(r"^https?://[^\s/?#@]+(/[^\s?#]*)?$", self.base_url):
+    # Field validators (not a model validator), so errors name the field: providers[1].base_url.
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type", "mock") == "mock":
+            return value
+        if not value or not re.match(r"^https?://[^\s/?#@]+(/[^\s?#]*)?$", value):
             raise ValueError("base_url must be an http(s) URL without query or credentials")
-        if self.api_key_env and self.api_key_file:
+        return value
+
+    @field_validator("api_key_file")
+    @classmethod
+    def _one_credential(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("api_key_env"):
             raise ValueError("give api_key_env or api_key_file, not both")
-        return self
+        return value
+
+
+class DeploymentConfig(_Strict):
+    provider: str = Field(pattern=_NAME, description="The provider serving this deployment.")
+    upstream_model: str | None = Field(
+        None, pattern=_NAME, description="Name sent upstream, if different from the alias."
+    )
+    weight: int = Field(1, ge=1, le=1000, description="Share of traffic (weighted round-robin).")
+
+
+class RetryConfig(_Strict):
+    attempts: int = Field(
+        3, ge=1, le=10, description="Tries across deployments, the first included."
+    )
+    backoff: float = Field(
+        0.05, ge=0, le=10, description="Seconds before the second try (doubles)."
+    )
+    max_backoff: float = Field(1.0, ge=0, le=60, description="Longest wait between tries.")
 
 
 class ModelRoute(_Strict):
     name: str = Field(
         pattern=_NAME, description="Model name clients send; '*' at the end matches a prefix."
     )
-    provider: str = Field(pattern=_NAME, description="The provider serving it.")
+    provider: str | None = Field(
+        None, pattern=_NAME, description="The provider serving it (or list `deployments`)."
+    )
     upstream_model: str | None = Field(
         None, pattern=_NAME, description="Name sent upstream, if different."
     )
+    deployments: list[DeploymentConfig] = Field(
+        default_factory=list, max_length=64, description="Several deployments behind this alias."
+    )
+    strategy: Literal["weighted_round_robin", "least_in_flight"] = Field(
+        "weighted_round_robin", description="How a deployment is chosen."
+    )
+    sticky: bool = Field(False, description="Keep each caller on one deployment while healthy.")
+    fallbacks: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Other model names to try when every deployment failed (caller must be "
+        "permitted to use them too).",
+    )
+    retry: RetryConfig = Field(default_factory=RetryConfig, description="Retries and failover.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ModelRoute:
+        if (self.provider is None) == (not self.deployments):
+            raise ValueError("give either provider (+ upstream_model) or deployments, not both")
+        return self
+
+    def targets(self) -> list[DeploymentConfig]:
+        """The deployments of this alias (a single `provider` is one deployment)."""
+        if self.provider is not None:
+            return [DeploymentConfig(provider=self.provider, upstream_model=self.upstream_model)]
+        return list(self.deployments)
 
 
 class StorageConfig(_Strict):
@@ -132,6 +212,16 @@ class StorageConfig(_Strict):
         description="Counters and hot state: memory:// (one process) or redis://.",
     )
 
+    # Checked here too (open_storage checks again), so check-config catches a mistyped scheme.
+    @field_validator("url", "counters_url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in _STORAGE_SCHEMES:
+            known = ", ".join(_STORAGE_SCHEMES)
+            raise ValueError(f"unknown storage URL scheme; use one of: {known}")
+        return value
+
 
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
@@ -143,23 +233,34 @@ class GatewayConfig(_Strict):
     layers: list[dict[str, Any]] = Field(
         default_factory=list, max_length=64, description="The layers, in order of execution."
     )
+    admin: AdminConfig = Field(default_factory=AdminConfig, description="The admin API.")
+    tls: TlsConfig | None = Field(None, description="Terminate TLS (and mTLS) in Vallum.")
 
     @model_validator(mode="after")
     def _references(self) -> GatewayConfig:
         names = [p.name for p in self.providers]
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
-            raise ValueError(f"duplicate provider names: {sorted(duplicates)}")
+            raise ValueError(f"providers: duplicate provider names: {sorted(duplicates)}")
         aliases = [m.name for m in self.models]
         dup_models = {n for n in aliases if aliases.count(n) > 1}
         if dup_models:
-            raise ValueError(f"duplicate model names: {sorted(dup_models)}")
+            raise ValueError(f"models: duplicate model names: {sorted(dup_models)}")
         for index, route in enumerate(self.models):
-            if route.provider not in names:
-                raise ValueError(f"models[{index}].provider: unknown provider '{route.provider}'")
-        if self.server.workers > 1 and self.storage.counters_url.startswith("memory:"):
+            for target in route.targets():
+                if target.provider not in names:
+                    raise ValueError(f"models[{index}]: unknown provider '{target.provider}'")
+            for fallback in route.fallbacks:
+                if fallback not in aliases or fallback == route.name or fallback.endswith("*"):
+                    raise ValueError(
+                        f"models[{index}].fallbacks: '{fallback}' is not another configured "
+                        "exact model name"
+                    )
+        counters = self.storage.counters_url.lower()  # schemes are case-insensitive
+        if self.server.workers > 1 and counters.startswith("memory:"):
             raise ValueError(
-                "server.workers > 1 needs shared counters (storage.counters_url: redis://…); "
+                "server.workers: more than 1 worker needs shared counters "
+                "(storage.counters_url: redis://…); "
                 "per-worker limits would silently multiply"
             )
         return self

@@ -11,9 +11,17 @@ __all__ = ["layer_types"]
 
 def layer_types() -> dict[str, type[Layer[Any]]]:
     """Every layer Vallum ships, by name (built fresh: no global mutable registry)."""
+    from vallum.layers.authn import Authn
+    from vallum.layers.authz import Authz
+    from vallum.layers.output_filter import OutputFilter
+    from vallum.layers.ratelimit import Ratelimit
     from vallum.layers.validate import Validate
 
     classes: list[type[Layer[Any]]] = [
+        Authn,
+        Authz,
+        Ratelimit,
         Validate,
+        OutputFilter,
     ]
     return {cls.name: cls for cls in classes}

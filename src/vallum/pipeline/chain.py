@@ -42,7 +42,13 @@ class Pipeline:
     def __init__(self, layers: Sequence[Layer[Any]], clock: Clock) -> None:
         self.layers = list(layers)
         self.clock = clock
-        self.request_layers = [lay for lay in self.layers if _overrides(lay, "on_request")]
+        request_layers = [lay for lay in self.layers if _overrides(lay, "on_request")]
+        # Layers that need no body and come before any that does (e.g. ipblock, authn) run
+        # before the body is read, so an unauthenticated client never gets it parsed.
+        split = next((i for i, lay in enumerate(request_layers) if lay.needs_body), None)
+        split = len(request_layers) if split is None else split
+        self.header_layers = request_layers[:split]
+        self.request_layers = request_layers[split:]
         self.response_layers = [
             lay
             for lay in self.layers
@@ -82,8 +88,16 @@ class Pipeline:
             spent = self.clock.monotonic() - started
             exchange.layer_timings[layer.name] = exchange.layer_timings.get(layer.name, 0.0) + spent
 
+    async def on_headers(self, exchange: Exchange) -> Deny | None:
+        """The phase before the body is read: only layers with ``needs_body = False``."""
+        return await self._run_request(self.header_layers, exchange)
+
     async def on_request(self, exchange: Exchange) -> Deny | None:
-        for layer in self.request_layers:
+        """The phase after the body is parsed into ``exchange.request``."""
+        return await self._run_request(self.request_layers, exchange)
+
+    async def _run_request(self, layers: list[Layer[Any]], exchange: Exchange) -> Deny | None:
+        for layer in layers:
             result = await self._guard(layer, exchange, layer.on_request(exchange))
             if result is not None:
                 exchange.decided_by = layer.name
@@ -101,6 +115,7 @@ class Pipeline:
     async def on_window(self, exchange: Exchange, window: StreamWindow) -> StreamEdit:
         """Pass one stream window through every streaming layer; returns the final text."""
         text = window.text
+        hold_from: int | None = None
         for layer in self.stream_layers:
             current = StreamWindow(window.channel, text, window.final)
             hook = layer.on_stream_end if window.final else layer.on_chunk
@@ -112,9 +127,12 @@ class Pipeline:
                 if result.terminate is not None:
                     exchange.decided_by = layer.name
                     return result
-                if result.text is not None:
+                if result.text is not None and result.text != text:
                     text = result.text
-        return StreamEdit(text=text)
+                    hold_from = None  # an earlier layer's index no longer points into text
+                if result.hold_from is not None:
+                    hold_from = min(result.hold_from, len(text) if hold_from is None else hold_from)
+        return StreamEdit(text=text, hold_from=hold_from)
 
     async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
         for layer in self.complete_layers:

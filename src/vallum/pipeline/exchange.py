@@ -121,6 +121,9 @@ class Exchange:
     decided_by: str | None = None
     stream_outcome: str | None = None
     layer_timings: dict[str, float] = field(default_factory=dict)
+    routing: list[str] = field(default_factory=list)  # deployments tried and outcomes, in order
+    # extra headers for a successful response (e.g. x-ratelimit-*); a Deny carries its own
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
 
     def add_finding(self, finding: Finding) -> None:
         self.findings.append(finding)

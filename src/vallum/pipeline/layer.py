@@ -104,10 +104,15 @@ class StreamWindow:
 
 @dataclass(frozen=True, slots=True)
 class StreamEdit:
-    """A layer's answer to a stream window: replace its text, or end the stream."""
+    """A layer's answer to a stream window: replace its text, or end the stream.
+
+    ``hold_from`` (an index into the returned text) keeps everything from there on held
+    back, beyond the pipeline's fixed look-behind — for a match that may still grow.
+    """
 
     text: str | None = None
     terminate: Deny | None = None
+    hold_from: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,14 +29,40 @@ class SSEParser:
         self._max_event = max_event_bytes
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        data = self._pending_cr + chunk
+        self._buffer += self._normalize(chunk)
+        return self._split()
+
+    def feed_matching(self, chunk: bytes, markers: tuple[bytes, ...]) -> list[SSEEvent]:
+        """Like ``feed``, but only events whose bytes contain one of ``markers`` come out.
+
+        The cheap path for pass-through streams: complete events are found with one
+        ``rfind`` and scanned for the markers in C; only a run holding one is parsed.
+        """
+        buffer = self._buffer + self._normalize(chunk)
+        end = buffer.rfind(b"\n\n")
+        if end < 0 or not any(marker in buffer for marker in markers):
+            if end >= 0:
+                buffer = buffer[end + 2 :]
+            self._buffer = buffer
+            self._check_size()
+            return []
+        self._buffer = buffer
+        return [e for e in self._split() if any(marker in e.raw for marker in markers)]
+
+    def _normalize(self, chunk: bytes) -> bytes:
+        data = self._pending_cr + chunk if self._pending_cr else chunk
         self._pending_cr = b""
         if b"\r" in data:
             if data.endswith(b"\r"):  # may be the first half of a CRLF split across chunks
                 data, self._pending_cr = data[:-1], b"\r"
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        self._buffer += data
-        return self._split()
+        return data
+
+    def _check_size(self) -> None:
+        if len(self._buffer) > self._max_event:
+            raise UpstreamError(
+                "The upstream sent an oversized stream event.", code="upstream_bad_stream"
+            )
 
     def _split(self) -> list[SSEEvent]:
         events: list[SSEEvent] = []
@@ -50,10 +76,7 @@ class SSEParser:
             start = end + 2
             events.append(_parse(raw))
         self._buffer = buffer[start:]
-        if len(self._buffer) > self._max_event:
-            raise UpstreamError(
-                "The upstream sent an oversized stream event.", code="upstream_bad_stream"
-            )
+        self._check_size()
         return events
 
     def close(self) -> list[SSEEvent]:

@@ -26,6 +26,9 @@ _UPSTREAM_GARBAGE = Deny(
     message="The upstream sent a malformed stream event.",
     error_type="api_error",
 )
+# Events a pass-through stream must decode: usage blocks (OpenAI, Anthropic message_delta)
+# and Anthropic's message_start (input tokens).
+_USAGE_MARKERS = (b'"usage"', b"message_start")
 
 
 class StreamProcessor:
@@ -106,6 +109,8 @@ class StreamProcessor:
                 window = edit.text
                 self._edited.add(channel)
             cut = max(0, len(window) - self.holdback)
+            if edit.hold_from is not None:
+                cut = max(0, min(cut, edit.hold_from))
             release, self._held[channel] = window[:cut], window[cut:]
             self._emitted.setdefault(channel, []).append(release)
             if release != text:
@@ -156,7 +161,7 @@ class UsageSniffer:
         self._parser = SSEParser()
 
     def feed(self, chunk: bytes) -> None:
-        for event in self._parser.feed(chunk):
+        for event in self._parser.feed_matching(chunk, _USAGE_MARKERS):
             self._observe(event)
 
     def close(self) -> None:
@@ -164,7 +169,7 @@ class UsageSniffer:
             self._observe(event)
 
     def _observe(self, event: SSEEvent) -> None:
-        if b'"usage"' not in event.data and b"message_start" not in event.data:
+        if not any(marker in event.data for marker in _USAGE_MARKERS):
             return
         try:
             data = orjson.loads(event.data)

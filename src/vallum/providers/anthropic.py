@@ -13,7 +13,13 @@ from vallum.pipeline.exchange import (
     Usage,
     WireFormat,
 )
-from vallum.providers.shapes import expect_dict, expect_list, expect_str, optional_bool
+from vallum.providers.shapes import (
+    expect_dict,
+    expect_list,
+    expect_str,
+    optional_bool,
+    upstream_dicts,
+)
 
 __all__ = ["normalize_request", "response_parts", "response_usage"]
 
@@ -127,7 +133,7 @@ def _document(
 
 def response_parts(body: dict[str, Any]) -> list[TextPart]:
     parts: list[TextPart] = []
-    for index, block in enumerate(body.get("content") or []):
+    for index, block in enumerate(upstream_dicts(body.get("content"))):
         if block.get("type") == "text" and isinstance(block.get("text"), str):
             parts.append(TextPart(block["text"], Source.ASSISTANT, ("content", index, "text"), 0))
     return parts

@@ -13,7 +13,13 @@ from vallum.pipeline.exchange import (
     Usage,
     WireFormat,
 )
-from vallum.providers.shapes import expect_dict, expect_list, expect_str, optional_bool
+from vallum.providers.shapes import (
+    expect_dict,
+    expect_list,
+    expect_str,
+    optional_bool,
+    upstream_dicts,
+)
 
 __all__ = ["normalize_request", "response_parts", "response_usage"]
 
@@ -204,8 +210,8 @@ def response_parts(endpoint: Endpoint, body: dict[str, Any]) -> list[TextPart]:
     """Text the model produced, with paths for in-place edits."""
     parts: list[TextPart] = []
     if endpoint is Endpoint.CHAT:
-        for index, choice in enumerate(body.get("choices") or []):
-            message = choice.get("message") or {}
+        for index, choice in enumerate(upstream_dicts(body.get("choices"))):
+            message = upstream_dicts([choice.get("message") or {}])[0]
             if isinstance(message.get("content"), str):
                 parts.append(
                     TextPart(
@@ -215,8 +221,8 @@ def response_parts(endpoint: Endpoint, body: dict[str, Any]) -> list[TextPart]:
                         index,
                     )
                 )
-            for call_index, call in enumerate(message.get("tool_calls") or []):
-                arguments = (call.get("function") or {}).get("arguments")
+            for call_index, call in enumerate(upstream_dicts(message.get("tool_calls"))):
+                arguments = upstream_dicts([call.get("function") or {}])[0].get("arguments")
                 if isinstance(arguments, str):
                     path = (
                         "choices",
@@ -229,7 +235,7 @@ def response_parts(endpoint: Endpoint, body: dict[str, Any]) -> list[TextPart]:
                     )
                     parts.append(TextPart(arguments, Source.TOOL_CALL, path, index))
     elif endpoint is Endpoint.COMPLETIONS:
-        for index, choice in enumerate(body.get("choices") or []):
+        for index, choice in enumerate(upstream_dicts(body.get("choices"))):
             if isinstance(choice.get("text"), str):
                 parts.append(
                     TextPart(choice["text"], Source.ASSISTANT, ("choices", index, "text"), index)
@@ -241,9 +247,9 @@ def response_parts(endpoint: Endpoint, body: dict[str, Any]) -> list[TextPart]:
 
 def responses_output_parts(response: dict[str, Any], base: tuple[str | int, ...]) -> list[TextPart]:
     parts: list[TextPart] = []
-    for out_index, item in enumerate(response.get("output") or []):
+    for out_index, item in enumerate(upstream_dicts(response.get("output"))):
         if item.get("type") == "message":
-            for content_index, content in enumerate(item.get("content") or []):
+            for content_index, content in enumerate(upstream_dicts(item.get("content"))):
                 if content.get("type") == "output_text" and isinstance(content.get("text"), str):
                     path = (*base, "output", out_index, "content", content_index, "text")
                     parts.append(TextPart(content["text"], Source.ASSISTANT, path, out_index))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vallum.errors import BadRequest
+from vallum.errors import BadRequest, UpstreamError
 
-__all__ = ["expect_dict", "expect_list", "expect_str", "optional_bool"]
+__all__ = ["expect_dict", "expect_list", "expect_str", "optional_bool", "upstream_dicts"]
 
 
 def expect_dict(value: Any, param: str) -> dict[str, Any]:
@@ -35,4 +35,13 @@ def optional_bool(body: dict[str, Any], key: str) -> bool:
         return False
     if not isinstance(value, bool):
         raise BadRequest(f"'{key}' must be a boolean.", code="invalid_type", param=key)
+    return value
+
+
+def upstream_dicts(value: Any) -> list[dict[str, Any]]:
+    """Objects listed in an upstream answer (absent: none); another shape is a 502, not a 500."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise UpstreamError("The upstream sent an invalid response.", code="upstream_error")
     return value

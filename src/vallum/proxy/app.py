@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
-import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_IDS_PER_DRAW = 256
 _INTERNAL = Deny(500, "internal_error", "The gateway failed to handle the request.", "api_error")
 
 
@@ -65,6 +66,10 @@ class GatewayApp:
             ipaddress.ip_network(cidr, strict=False)
             for cidr in gateway.config.server.trusted_proxies
         ]
+        # Request ids: 96 bits each from os.urandom, drawn 256 at a time (one syscall, one
+        # hex pass). Filled on first use, so a pool never crosses a worker fork.
+        self._id_pool = ""
+        self._id_next = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -89,7 +94,9 @@ class GatewayApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
+        # Route on the path exactly as sent: a percent-encoded spelling of a route is not it.
+        raw_path = scope.get("raw_path")
+        path: str = raw_path.decode("latin-1") if raw_path is not None else scope["path"]
         if path in ("/healthz", "/readyz"):
             await self._health(path, send)
             return
@@ -140,6 +147,10 @@ class GatewayApp:
     async def _serve(
         self, spec: _RouteSpec, exchange: Exchange, receive: Receive, responder: Responder
     ) -> None:
+        deny = await self.gateway.pipeline.on_headers(exchange)
+        if deny is not None:
+            await responder.error(deny)
+            return
         if spec.method == "POST":
             body = await read_body(receive, exchange.headers, self.limits)
             data = decode_json(
@@ -156,7 +167,7 @@ class GatewayApp:
             await responder.error(deny)
             return
         if spec.endpoint is Endpoint.MODELS:
-            await responder.json(200, self.forwarder.models_body())
+            await responder.json(200, self.forwarder.models_body(exchange))
             return
         await self.forwarder.forward(exchange, receive, responder)
 
@@ -195,7 +206,12 @@ class GatewayApp:
             given = headers.get("x-request-id")
             if given is not None and _REQUEST_ID.match(given):
                 return given
-        return "req_" + secrets.token_hex(12)
+        start = self._id_next
+        if start >= len(self._id_pool):
+            self._id_pool = os.urandom(12 * _IDS_PER_DRAW).hex()
+            start = 0
+        self._id_next = start + 24
+        return "req_" + self._id_pool[start : start + 24]
 
     def _client_ip(self, peer: str, headers: dict[str, str], trusted: bool) -> str:
         forwarded = headers.get("x-forwarded-for") if trusted else None

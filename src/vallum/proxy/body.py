@@ -32,7 +32,7 @@ async def read_body(receive: Receive, headers: dict[str, str], limits: LimitsCon
     limit = limits.max_body_bytes
     declared = headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise BadRequest("Content-Length is invalid.", code="invalid_content_length")
         if int(declared) > limit:
             raise _too_large(limit)

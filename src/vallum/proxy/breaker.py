@@ -82,12 +82,18 @@ class CircuitBreaker:
 
     def failure(self) -> None:
         if self.state is BreakerState.HALF_OPEN:
-            self._open_for = min(self._open_for * 2, self.max_open_seconds)
+            longer = max(self._open_for, self.base_open_seconds) * 2
+            self._open_for = min(longer, self.max_open_seconds)
             self._open(trial_failed=True)
             return
         self._failures += 1
         if self._failures >= self.threshold:
             self._open(trial_failed=False)
+
+    def allow_trial(self) -> None:
+        """An active probe saw the upstream alive: let the next request be the trial now."""
+        if self.state is BreakerState.OPEN:
+            self._open_for = 0.0
 
     def force_open(self, seconds: float) -> None:
         """Open for a given time (e.g. an upstream 429's Retry-After)."""

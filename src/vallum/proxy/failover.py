@@ -63,9 +63,9 @@ async def send_with_failover(
     last_error: UpstreamError | None = None
     delay = policy.backoff
     for number in range(policy.attempts):
-        deployment = balancer.pick(exclude=tried, sticky_key=sticky_key) or balancer.pick(
-            sticky_key=sticky_key
-        )
+        # Retries go to *other* deployments: re-sending to the one that just failed or timed
+        # out would only multiply the client's wait.
+        deployment = balancer.pick(exclude=tried, sticky_key=sticky_key)
         if deployment is None:
             break
         if number:

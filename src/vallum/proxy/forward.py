@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from vallum.errors import UpstreamError, UpstreamTimeout
+from vallum.identity.model import Identity
 from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
 from vallum.pipeline.layer import Deny, ResponseView
 from vallum.pipeline.streaming import StreamProcessor, UsageSniffer
@@ -31,6 +32,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _JSON = (b"content-type", b"application/json")
+_WATCH_AFTER = 0.05  # seconds before a call gets a disconnect-watching task
+_TIMER_SLACK = 0.002  # event-loop timers may fire this much early
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -50,7 +53,10 @@ class Responder:
         self.finished = False
 
     def _head(self, extra: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        return [*extra, (b"x-request-id", self.exchange.request_id.encode())]
+        head = [*extra, (b"x-request-id", self.exchange.request_id.encode())]
+        for name, value in self.exchange.response_headers:  # layers' extras (x-ratelimit-*)
+            head.append((name.encode("latin-1"), value.encode("latin-1")))
+        return head
 
     async def json(
         self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
@@ -95,30 +101,30 @@ class Forwarder:
         self.pipeline = gateway.pipeline
         self.timeouts = gateway.config.timeouts
 
-    def models_body(self) -> bytes:
+    def models_body(self, exchange: Exchange) -> bytes:
+        """The models this caller may use (authz narrows the list when it ran)."""
+        from vallum.layers.authz import allowed_models
+
+        identity = exchange.identity if isinstance(exchange.identity, Identity) else None
+        names = allowed_models(identity, self.gateway.router.model_names())
         data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": "vallum"}
-            for name in self.gateway.router.model_names()
+            {"id": name, "object": "model", "created": 0, "owned_by": "vallum"} for name in names
         ]
         return orjson.dumps({"object": "list", "data": data})
 
     async def forward(self, exchange: Exchange, receive: Receive, responder: Responder) -> None:
         request = exchange.request
         assert request is not None  # noqa: S101 - POST routes always carry a parsed request
-        route = self.gateway.router.resolve(request.model, request.endpoint)
-        exchange.provider = route.provider.name
-        if route.upstream_model is not None:
-            request.body["model"] = route.upstream_model
-            request.dirty = True
-        body = orjson.dumps(request.body) if request.dirty else request.raw
-        upstream = route.provider.build(request.endpoint, body, request.stream, exchange.headers)
+        router = self.gateway.router
+        route = router.resolve(request.model, request.endpoint)
         watcher = _DisconnectWatcher(receive, responder)
         try:
+            # Retries and failover happen inside send(), before anything reaches the client.
             if request.stream:
-                response = await route.provider.send(upstream)
+                response = await router.send(exchange, route)
             else:
                 async with asyncio.timeout(self.timeouts.total):
-                    response = await route.provider.send(upstream)
+                    response = await router.send(exchange, route)
             if response.stream is not None:
                 await self._stream(exchange, response.stream, responder, watcher)
             else:
@@ -208,11 +214,10 @@ class Forwarder:
         sniffer = UsageSniffer(codec) if processor is None else None
         await responder.start_stream()
         exchange.stream_outcome = "started"
-        idle = self.timeouts.stream_idle
+        idle = _IdleTimer(self.timeouts.stream_idle)
         try:
             while True:
-                async with asyncio.timeout(idle):
-                    chunk = await anext(stream, None)
+                chunk = await idle.next_chunk(stream)
                 if chunk is None:
                     break
                 if processor is not None:
@@ -241,6 +246,7 @@ class Forwarder:
             exchange.stream_outcome = "upstream_failed"
             exchange.error_code = code
         finally:
+            idle.stop()
             closer = getattr(stream, "aclose", None)
             if closer is not None:
                 await closer()
@@ -250,29 +256,94 @@ class Forwarder:
 
 
 class _DisconnectWatcher:
-    """Cancels the handling task when the client goes away, so the upstream call stops too."""
+    """Cancels the handling task when the client goes away, so the upstream call stops too.
 
-    __slots__ = ("_task", "client_gone", "responder")
+    The watching task is only started once the call has lasted ``_WATCH_AFTER`` seconds:
+    most calls end before that, and a timer costs far less than a task per request.
+    A client that leaves earlier is still noticed, at the latest ``_WATCH_AFTER`` later.
+    """
+
+    __slots__ = ("_owner", "_receive", "_task", "_timer", "client_gone", "responder")
 
     def __init__(self, receive: Receive, responder: Responder) -> None:
         self.client_gone = False
         self.responder = responder
-        owner = asyncio.current_task()
-        self._task: asyncio.Task[None] | None = asyncio.ensure_future(self._watch(receive, owner))
+        self._receive = receive
+        self._owner = asyncio.current_task()
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            _WATCH_AFTER, self._arm
+        )
 
-    async def _watch(self, receive: Receive, owner: asyncio.Task[Any] | None) -> None:
+    def _arm(self) -> None:
+        self._timer = None
+        self._task = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
         while True:
-            message = await receive()
+            message = await self._receive()
             if message["type"] == "http.disconnect":
                 break
-        if not self.responder.finished and owner is not None:
+        if not self.responder.finished and self._owner is not None:
             self.client_gone = True
-            owner.cancel()
+            self._owner.cancel()
 
     def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+
+class _IdleTimer:
+    """The stream-idle timeout as one re-armed timer per idle period, not one per chunk.
+
+    When the timer fires during a wait in ``next_chunk`` that has lasted ``limit`` seconds,
+    the task is cancelled and ``next_chunk`` turns that (and only that) cancellation into
+    the same TimeoutError as ``asyncio.timeout`` gave.
+    """
+
+    __slots__ = ("_handle", "_limit", "_loop", "_since", "_task", "_waiting", "expired")
+
+    def __init__(self, limit: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._limit = limit
+        self._since = self._loop.time()
+        self._waiting = False
+        self.expired = False
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(limit, self._check)
+
+    async def next_chunk(self, stream: AsyncIterator[bytes]) -> bytes | None:
+        """The next upstream chunk (None at the end); TimeoutError after ``limit`` silent s."""
+        self._since = self._loop.time()
+        self._waiting = True
+        try:
+            chunk = await anext(stream, None)
+        except asyncio.CancelledError:
+            if self.expired and self._task is not None and self._task.uncancel() == 0:
+                raise TimeoutError from None
+            raise
+        self._waiting = False
+        return chunk
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        if self._waiting and now - self._since >= self._limit - _TIMER_SLACK:
+            self._handle = None
+            if self._task is not None:
+                self.expired = True
+                self._task.cancel()
+            return
+        start = self._since if self._waiting else now
+        self._handle = self._loop.call_at(start + self._limit, self._check)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 def _usage(wire: WireFormat, data: dict[str, Any]) -> Any:

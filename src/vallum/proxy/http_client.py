@@ -12,6 +12,7 @@ import ssl
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -22,6 +23,7 @@ from vallum.providers.base import UpstreamRequest, UpstreamResponse
 __all__ = ["HttpClient", "Origin"]
 
 _HIGH_WATER = 1 << 20
+_MAX_TARGETS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class _Connection(asyncio.Protocol):
         self.buffered = 0
         self.complete = False
         self.headers_done = False
+        self.keep_alive = False
         self.error: BaseException | None = None
         self.received_any = False
         self._waiter: asyncio.Future[None] | None = None
@@ -60,8 +63,8 @@ class _Connection(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - asyncio contract, not validation
-        self.transport = transport
+        # uvloop's TCPTransport does not subclass asyncio.Transport, so no isinstance check here.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
@@ -84,6 +87,8 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
+        # llhttp resets its flags once the message completes: ask while the head is current.
+        self.keep_alive = self.parser.should_keep_alive()
         self.headers_done = True
         self._wake()
 
@@ -111,13 +116,14 @@ class _Connection(asyncio.Protocol):
             self._waiter.set_result(None)
 
     async def wait(self, seconds: float) -> None:
-        self._waiter = asyncio.get_running_loop().create_future()
+        # A bare timer on the waiter: cheaper than asyncio.timeout() on this per-chunk path.
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, _expire, waiter)
         try:
-            async with asyncio.timeout(seconds):
-                await self._waiter
-        except TimeoutError as exc:
-            raise UpstreamTimeout("The upstream did not answer in time.") from exc
+            await waiter
         finally:
+            timer.cancel()
             self._waiter = None
 
     def take(self) -> bytes:
@@ -135,15 +141,15 @@ class _Connection(asyncio.Protocol):
         self.headers = []
         self.chunks.clear()
         self.buffered = 0
-        self.complete = self.headers_done = self.received_any = False
+        self.complete = self.headers_done = self.received_any = self.keep_alive = False
 
     def reusable(self) -> bool:
-        return (
-            not self.closed
-            and self.complete
-            and self.error is None
-            and self.parser.should_keep_alive()
-        )
+        return not self.closed and self.complete and self.error is None and self.keep_alive
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(UpstreamTimeout("The upstream did not answer in time."))
 
 
 class HttpClient:
@@ -164,6 +170,8 @@ class HttpClient:
         self.max_idle = max_idle_per_origin
         self._ssl = ssl_context
         self._idle: dict[Origin, deque[_Connection]] = {}
+        # URL -> (origin, encoded request line + host): URLs come from config, so this stays small.
+        self._targets: dict[tuple[str, str], tuple[Origin, bytes]] = {}
 
     async def close(self) -> None:
         for pool in self._idle.values():
@@ -173,19 +181,34 @@ class HttpClient:
         self._idle.clear()
 
     async def request(self, request: UpstreamRequest) -> UpstreamResponse:
-        origin, target = Origin.parse(request.url)
-        head = _encode_head(request, origin, target)
+        key = (request.method, request.url)
+        known = self._targets.get(key)
+        if known is None:
+            if len(self._targets) >= _MAX_TARGETS:
+                self._targets.clear()
+            origin, target = Origin.parse(request.url)
+            known = self._targets[key] = (origin, _request_line(request.method, origin, target))
+        origin = known[0]
+        head = known[1] + _encode_fields(request)
         conn, reused = await self._acquire(origin)
         try:
-            await self._send(conn, head, request.body)
-        except UpstreamError:
-            if not reused or conn.received_any:
-                raise
-            conn = await self._connect(origin)  # the idle keep-alive had gone stale: one fresh try
-            await self._send(conn, head, request.body)
-        if request.stream and 200 <= conn.status < 300:
-            return UpstreamResponse(conn.status, conn.headers, stream=self._stream(origin, conn))
-        body = await self._read_all(conn)
+            try:
+                await self._send(conn, head, request.body)
+            except UpstreamError:
+                if not reused or conn.received_any:
+                    raise
+                conn = await self._connect(origin)  # the idle keep-alive had gone stale: retry
+                await self._send(conn, head, request.body)
+            if request.stream and 200 <= conn.status < 300:
+                stream = self._stream(origin, conn)
+                return UpstreamResponse(conn.status, conn.headers, stream=stream)
+            body = await self._read_all(conn)
+        except BaseException:
+            # A timeout, a cancelled call or a broken response: this connection is done for.
+            conn.closed = True
+            if conn.transport is not None:
+                conn.transport.close()
+            raise
         self._release(origin, conn)
         return UpstreamResponse(conn.status, conn.headers, body=body)
 
@@ -277,14 +300,13 @@ class HttpClient:
             conn.transport.close()
 
 
-def _encode_head(request: UpstreamRequest, origin: Origin, target: str) -> bytes:
+def _request_line(method: str, origin: Origin, target: str) -> bytes:
     default_port = 443 if origin.scheme == "https" else 80
     host = origin.host if origin.port == default_port else f"{origin.host}:{origin.port}"
-    lines = [
-        f"{request.method} {target} HTTP/1.1",
-        f"host: {host}",
-        f"content-length: {len(request.body)}",
-        "accept-encoding: identity",
-    ]
+    return f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n".encode("latin-1")
+
+
+def _encode_fields(request: UpstreamRequest) -> bytes:
+    lines = [f"content-length: {len(request.body)}", "accept-encoding: identity"]
     lines.extend(f"{name}: {value}" for name, value in request.headers)
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from vallum.config.models import GatewayConfig, ModelRoute, ProviderConfig
-from vallum.errors import BadRequest, ConfigError, NotFound
+from vallum.config.models import ProviderConfig
+from vallum.errors import ConfigError
 from vallum.pipeline.exchange import Endpoint
 from vallum.providers.base import UpstreamRequest, UpstreamResponse
 from vallum.proxy.http_client import HttpClient
 
-__all__ = ["ModelRouter", "Provider", "Route"]
+__all__ = ["Provider"]
 
 _OPENAI_ENDPOINTS = {
     Endpoint.CHAT: "/chat/completions",
@@ -39,6 +38,9 @@ class Provider:
         self._client = client
         self._mock = mock
         self._auth = _auth_headers(config, _credential(config))
+
+    def auth_headers(self) -> list[tuple[str, str]]:
+        return list(self._auth)
 
     def supports(self, endpoint: Endpoint) -> bool:
         if self.kind == "anthropic":
@@ -102,54 +104,3 @@ def _auth_headers(config: ProviderConfig, credential: str | None) -> list[tuple[
     if config.type == "anthropic":
         return [("x-api-key", credential)]
     return [("authorization", f"Bearer {credential}")]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    provider: Provider
-    upstream_model: str | None
-
-
-class ModelRouter:
-    """Exact model names first, then the longest matching ``prefix*`` route."""
-
-    def __init__(self, config: GatewayConfig, client: HttpClient) -> None:
-        self.providers: dict[str, Provider] = {}
-        for provider_config in config.providers:
-            mock = None
-            if provider_config.type == "mock":
-                from vallum.providers.mock import MockModel, MockSettings
-
-                m = provider_config.mock
-                mock = MockModel(MockSettings(m.reply, m.chunks, m.chunk_gap, m.latency))
-            self.providers[provider_config.name] = Provider(provider_config, client, mock)
-        self._exact: dict[str, ModelRoute] = {}
-        self._prefixes: list[tuple[str, ModelRoute]] = []
-        for route in config.models:
-            if route.name.endswith("*"):
-                self._prefixes.append((route.name[:-1], route))
-            else:
-                self._exact[route.name] = route
-        self._prefixes.sort(key=lambda item: len(item[0]), reverse=True)
-
-    def model_names(self) -> list[str]:
-        return list(self._exact)
-
-    def resolve(self, model: str, endpoint: Endpoint) -> Route:
-        route = self._exact.get(model)
-        if route is None:
-            route = next((r for prefix, r in self._prefixes if model.startswith(prefix)), None)
-        if route is None:
-            raise NotFound(
-                "The model does not exist or you do not have access to it.",
-                code="model_not_found",
-                param="model",
-            )
-        provider = self.providers[route.provider]
-        if not provider.supports(endpoint):
-            raise BadRequest(
-                "This model is not available on this endpoint.",
-                code="unsupported_endpoint",
-                param="model",
-            )
-        return Route(provider, route.upstream_model)

@@ -1,0 +1,78 @@
+"""``vallum eval --detector NAME FILES…``: scores and latency of a detector on labelled data."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from vallum.errors import ConfigError
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    from vallum.eval import eval_detectors
+
+    parser = commands.add_parser("eval", help="score a detector on labelled JSONL / JSON files")
+    parser.add_argument("--detector", "-d", required=True, choices=sorted(eval_detectors()))
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("files", nargs="+", type=Path, help="data files")
+    parser.set_defaults(func=_run)
+
+
+def _progress(done: int, total: int) -> None:
+    if done == total or done % 50 == 0:
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vallum.eval import eval_detectors, evaluate_files
+
+    detector = eval_detectors()[args.detector]
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        raise ConfigError(f"no such file: {', '.join(missing)}")
+    show = None if args.no_progress or args.json else _progress
+    reports, pooled = evaluate_files(detector, args.files, progress=show)
+    summaries = [r.summary(detector) for r in reports]
+    total = pooled.summary(detector)
+    if args.json:
+        document = {"detector": detector.name, "files": summaries, "pooled": total}
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    for summary in [*summaries, total]:
+        _print(summary)
+    return 0
+
+
+def _print(summary: dict[str, Any]) -> None:
+    print(
+        f"== {summary['file']}: {summary['texts']} texts, latency p50 "
+        f"{summary['latency_ms_p50']:.3f} ms, p99 {summary['latency_ms_p99']:.3f} ms, "
+        f"{summary['mb_per_s']:.2f} MB/s"
+    )
+    if "pooled" in summary:
+        print(
+            f"  {'kind':<20}{'tp':>6}{'fp':>6}{'fn':>6}{'prec':>8}{'recall':>8}{'F1':>8}{'F2':>8}"
+        )
+        for kind, m in [*summary["per_kind"].items(), ("POOLED", summary["pooled"])]:
+            print(
+                f"  {kind:<20}{m['tp']:>6}{m['fp']:>6}{m['fn']:>6}{m['precision']:>8.3f}"
+                f"{m['recall']:>8.3f}{m['f1']:>8.3f}{m['f2']:>8.3f}"
+            )
+    else:
+        m = summary["labels"]
+        print(
+            f"  recall {m['recall']:.3f}  FPR {m['false_positive_rate']:.3f}  precision "
+            f"{m['precision']:.3f}  F1 {m['f1']:.3f}  balanced accuracy {m['balanced_accuracy']:.3f}"  # noqa: E501 - one table row
+        )

@@ -1,0 +1,1 @@
+"""Detectors: pure, synchronous, fast functions usable without the proxy."""

@@ -1,0 +1,52 @@
+"""Detectors ``vallum eval`` can run — one line each in ``eval_detectors``.
+
+A span detector is scored entity by entity on the kinds it claims (``scored``); a label
+detector is scored text by text (a text is flagged when the detector returns any match).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from vallum.detectors.base import Match
+
+__all__ = ["DetectFn", "EvalDetector", "eval_detectors"]
+
+DetectFn = Callable[[str], list[Match]]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalDetector:
+    name: str
+    task: Literal["spans", "label"]
+    build: Callable[[], DetectFn]  # built once, before timing starts
+    scored: frozenset[str] = frozenset()  # entity kinds scored (span task)
+
+
+def _pii() -> DetectFn:
+    from vallum.detectors.pii import PiiDetector
+
+    return PiiDetector().detect
+
+
+def _secrets() -> DetectFn:
+    from vallum.detectors.secrets import SecretDetector
+
+    return SecretDetector().detect
+
+
+def _pii_kinds() -> frozenset[str]:
+    from vallum.detectors.pii import PII_KINDS
+
+    return frozenset(PII_KINDS)
+
+
+def eval_detectors() -> dict[str, EvalDetector]:
+    """Every detector by name (built fresh: no global registry). Add yours with one line."""
+    detectors = [
+        EvalDetector("pii", "spans", _pii, _pii_kinds()),
+        EvalDetector("secrets", "spans", _secrets, frozenset({"API_KEY_SECRET"})),
+    ]
+    return {d.name: d for d in detectors}

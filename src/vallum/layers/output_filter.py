@@ -1,0 +1,192 @@
+"""``output_filter``: PII and secrets in replies redacted (or blocked), system-prompt leaks caught.
+
+Works on buffered responses (``on_response`` edits each text part) and on streams
+(``on_chunk`` / ``on_stream_end``), with the same client-visible result for every chunk split.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar, Literal
+
+from pydantic import Field, SecretStr
+
+from vallum.detectors.base import Match
+from vallum.detectors.operators import Operator, OperatorState
+from vallum.detectors.pii import PII_KINDS, PiiConfig, PiiDetector
+from vallum.detectors.pii.phone import DEFAULT_REGIONS
+from vallum.detectors.secrets import SecretDetector
+from vallum.layers.output_filter_scan import ChannelState, Scanner, ngram_hits, ngram_set
+from vallum.pipeline.exchange import Exchange, Finding, Source
+from vallum.pipeline.layer import (
+    Deny,
+    Layer,
+    LayerConfig,
+    LayerContext,
+    Outcome,
+    ResponseMode,
+    ResponseView,
+    StreamEdit,
+    StreamWindow,
+)
+
+__all__ = ["OutputFilter", "OutputFilterConfig"]
+
+ActionName = Literal["redact", "mask", "hash", "pseudonymise", "block"]
+
+
+class OutputFilterConfig(LayerConfig):
+    type: Literal["output_filter"] = "output_filter"
+    entities: list[str] | None = Field(
+        None, max_length=len(PII_KINDS), description="PII kinds to look for; None means all."
+    )
+    secrets: bool = Field(True, description="Also look for API keys, private keys and tokens.")
+    min_score: float = Field(0.5, ge=0.0, le=1.0, description="Ignore matches scoring below.")
+    regions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REGIONS),
+        max_length=64,
+        description="Regions whose national phone formats are recognised.",
+    )
+    action: ActionName = Field("redact", description="What to do with a match by default.")
+    actions: dict[str, ActionName] = Field(
+        default_factory=dict, max_length=32, description="Per entity kind overrides of `action`."
+    )
+    hash_key: SecretStr | None = Field(
+        None, description="HMAC key for `hash` and findings; random per process when unset."
+    )
+    lookbehind: int = Field(
+        320, ge=64, le=16384, description="Characters held back per stream channel."
+    )
+    leak_ngram: int = Field(8, ge=3, le=64, description="Words per n-gram for leak detection.")
+    leak_min_hits: int = Field(
+        2,
+        ge=0,
+        le=10_000,
+        description="Shared n-grams with the system prompt that mean a leak (0: off).",
+    )
+    leak_action: Literal["block", "flag"] = Field("block", description="On a system-prompt leak.")
+    canaries: list[str] = Field(
+        default_factory=list, max_length=16, description="Canary strings that must never appear."
+    )
+
+
+_BLOCKED = Deny(
+    status=400,
+    code="output_blocked",
+    message="The response was blocked by the gateway's output policy.",
+    error_type="invalid_request_error",
+)
+
+
+class OutputFilter(Layer[OutputFilterConfig]):
+    """Redacts, masks, hashes or pseudonymises sensitive values in replies, or blocks them."""
+
+    name: ClassVar[str] = "output_filter"
+    Config: ClassVar[type[LayerConfig]] = OutputFilterConfig
+    response_mode: ClassVar[ResponseMode] = ResponseMode.STREAMING
+
+    def __init__(self, config: OutputFilterConfig, context: LayerContext) -> None:
+        super().__init__(config, context)
+        pii_config = PiiConfig(
+            entities=config.entities, min_score=config.min_score, regions=config.regions
+        )
+        self.key = (
+            config.hash_key.get_secret_value().encode() if config.hash_key else os.urandom(32)
+        )
+        self.scanner = Scanner(
+            pii=PiiDetector(pii_config) if config.entities != [] else None,
+            secrets=SecretDetector(min_score=config.min_score) if config.secrets else None,
+            actions={kind: Operator(a) for kind, a in config.actions.items()},
+            default_action=Operator(config.action),
+            lookbehind=config.lookbehind,
+            margin=config.lookbehind * 3 // 10,
+        )
+        self._streams: dict[str, tuple[OperatorState, dict[str, ChannelState]]] = {}
+
+    @property
+    def lookbehind(self) -> int:
+        return self.config.lookbehind
+
+    def _state(self, exchange: Exchange) -> tuple[OperatorState, dict[str, ChannelState]]:
+        state = self._streams.get(exchange.request_id)
+        if state is None:
+            state = self._streams[exchange.request_id] = (OperatorState(self.key), {})
+        return state
+
+    async def on_response(self, exchange: Exchange, response: ResponseView) -> Deny | None:
+        operators = OperatorState(self.key)
+        grams = self._system_grams(exchange)
+        for part in list(response.parts):
+            leak = self._leak(part.text, grams, set())
+            if leak is not None:
+                return leak if self._record_leak(exchange) else None
+            matches = self.scanner.detect(part.text)
+            if not matches:
+                continue
+            self._record(exchange, part.text, matches)
+            if any(self.scanner.action(m.kind) is Operator.BLOCK for m in matches):
+                return _BLOCKED
+            response.replace_text(part, self.scanner.edit(part.text, matches, operators))
+        return None
+
+    async def on_chunk(self, exchange: Exchange, window: StreamWindow) -> StreamEdit | None:
+        return self._window(exchange, window, final=False)
+
+    async def on_stream_end(self, exchange: Exchange, window: StreamWindow) -> StreamEdit | None:
+        return self._window(exchange, window, final=True)
+
+    async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
+        self._streams.pop(exchange.request_id, None)
+
+    def _window(self, exchange: Exchange, window: StreamWindow, final: bool) -> StreamEdit:
+        operators, channels = self._state(exchange)
+        channel = channels.setdefault(window.channel, ChannelState())
+        leak = self._leak(window.text, self._system_grams(exchange), channel.leak_hits)
+        if leak is not None and self._record_leak(exchange):
+            return StreamEdit(terminate=leak)
+        result = self.scanner.window(window.text, channel, operators, final)
+        if final:
+            channels.pop(window.channel, None)
+        if result.applied:
+            self._record(exchange, window.text, result.applied)
+        if result.blocked is not None:
+            return StreamEdit(terminate=_BLOCKED)
+        return StreamEdit(text=result.text, hold_from=result.hold_from)
+
+    def _record(self, exchange: Exchange, text: str, matches: list[Match]) -> None:
+        for match in matches:
+            exchange.add_finding(
+                Finding(
+                    self.name,
+                    match.kind,
+                    match.score,
+                    (match.start, match.end),
+                    f"{match.detector}/{match.version} {match.redacted_detail(text, self.key)}",
+                )
+            )
+
+    def _system_grams(self, exchange: Exchange) -> frozenset[int]:
+        if self.config.leak_min_hits == 0 or exchange.request is None:
+            return frozenset()
+        system = [p.text for p in exchange.request.parts if p.source is Source.SYSTEM]
+        return ngram_set(system, self.config.leak_ngram) if system else frozenset()
+
+    def _leak(self, text: str, grams: frozenset[int], seen: set[int]) -> Deny | None:
+        if any(canary in text for canary in self.config.canaries):
+            return _leak_deny()
+        if not grams:
+            return None
+        seen |= ngram_hits(text, grams, self.config.leak_ngram)
+        return _leak_deny() if len(seen) >= self.config.leak_min_hits else None
+
+    def _record_leak(self, exchange: Exchange) -> bool:
+        exchange.add_finding(Finding(self.name, "SYSTEM_PROMPT_LEAK", 1.0, None, ""))
+        return self.config.leak_action == "block"
+
+
+def _leak_deny() -> Deny:
+    return Deny(
+        status=400,
+        code="system_prompt_leak",
+        message="The response was blocked: it reproduced protected instructions.",
+    )

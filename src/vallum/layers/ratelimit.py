@@ -1,0 +1,269 @@
+"""``ratelimit``: requests, tokens, concurrent calls and spend, exact across instances.
+
+Before the call, one atomic check-and-reserve charges every applicable limit (all or
+nothing); after it, one settle corrects token and spend windows to real usage and
+releases the concurrency lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from vallum.errors import StorageError
+from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
+from vallum.pipeline.layer import Deny, Layer, LayerConfig, LayerContext, Outcome
+from vallum.ratelimit.backend import Adjustment, LimitBackend, open_backend
+from vallum.ratelimit.costs import Estimate, Price, PriceTable, actual_usage, output_budget
+from vallum.ratelimit.headers import rate_headers, refusal
+from vallum.ratelimit.resolve import Resolver, Rule
+from vallum.ratelimit.spec import Charge, Limit, Measure, Quota
+from vallum.ratelimit.tokens import TokenCounter
+
+__all__ = ["Ratelimit", "RatelimitConfig"]
+
+log = logging.getLogger("vallum.ratelimit")
+
+_NEEDS_TOKENS = frozenset(
+    {Measure.INPUT_TOKENS, Measure.OUTPUT_TOKENS, Measure.TOTAL_TOKENS, Measure.SPEND}
+)
+_UNAVAILABLE = Deny(
+    503,
+    "rate_limiter_unavailable",
+    "Rate limits could not be checked, so the request was not sent. Try again shortly.",
+    "api_error",
+    headers={"retry-after": "1"},
+)
+_UNPRICED = Deny(
+    403,
+    "model_not_priced",
+    "A spending budget applies, but this model has no price on this gateway.",
+    "permission_error",
+)
+
+
+class RatelimitConfig(LayerConfig):
+    type: Literal["ratelimit"] = "ratelimit"
+    url: str | None = Field(
+        None,
+        max_length=2048,
+        description="Counter backend (memory:// or redis://); default: storage.counters_url.",
+    )
+    key_prefix: str = Field(
+        "vallum",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$",
+        description="Prefix of the counter keys (Redis hash tag {<prefix>:rl}).",
+    )
+    limits: list[Rule] = Field(
+        default_factory=list, max_length=256, description="Limits from config, per dimension."
+    )
+    teams: dict[str, Quota] = Field(
+        default_factory=dict, max_length=4096, description="Limits per team (one shared pool)."
+    )
+    roles: dict[str, Quota] = Field(
+        default_factory=dict,
+        max_length=1024,
+        description="Limits for each principal holding a role (tiers).",
+    )
+    prices: list[Price] = Field(
+        default_factory=list, max_length=1024, description="USD per 1M tokens, by model."
+    )
+    unpriced_models: Literal["deny", "free"] = Field(
+        "deny", description="A call under a spend limit to a model without a price."
+    )
+    tokenizer: Literal["exact", "estimate"] = Field(
+        "exact", description="exact: OpenAI BPE for OpenAI models; estimate: bytes / 4 for all."
+    )
+    default_max_tokens: int = Field(
+        1024,
+        ge=1,
+        le=10_000_000,
+        description="Completion tokens reserved when max_tokens is unset.",
+    )
+    lease_ttl: float = Field(
+        900.0, ge=1, le=86_400, description="Seconds a concurrency lease lives if never released."
+    )
+    backend_timeout: float = Field(
+        1.0, gt=0, le=30, description="Seconds to wait for the counter backend."
+    )
+    stream_usage: bool = Field(
+        False,
+        description="Ask OpenAI streams for a usage chunk (stream_options.include_usage).",
+    )
+
+
+@dataclass(slots=True)
+class _Reservation:
+    lease_id: str
+    at: float
+    charges: list[Charge]
+    estimate: Estimate
+    price: Price | None
+
+
+class Ratelimit(Layer[RatelimitConfig]):
+    """Admits a call only if every limit that applies has room; settles real usage after."""
+
+    name: ClassVar[str] = "ratelimit"
+    Config: ClassVar[type[LayerConfig]] = RatelimitConfig
+
+    def __init__(self, config: RatelimitConfig, context: LayerContext) -> None:
+        super().__init__(config, context)
+        self.resolver = Resolver(config.limits, config.teams, config.roles)
+        self.prices = PriceTable(config.prices)
+        self.tokens = TokenCounter(exact=config.tokenizer == "exact")
+        self.backend: LimitBackend | None = None
+        self.open_admits = 0  # calls admitted unchecked because the backend failed (open mode)
+        self._pending: dict[int, _Reservation] = {}
+
+    async def start(self) -> None:
+        gateway = self.context.gateway
+        url = self.config.url
+        workers = 1
+        if gateway is not None:
+            url = url or gateway.config.storage.counters_url
+            workers = gateway.config.server.workers
+        self.backend = open_backend(
+            url or "memory://",
+            prefix=self.config.key_prefix,
+            workers=workers,
+            timeout=self.config.backend_timeout,
+        )
+
+    async def stop(self) -> None:
+        if self.backend is not None:
+            try:
+                await self.backend.close()
+            except StorageError:
+                log.warning("rate-limit backend did not close cleanly")
+            self.backend = None
+
+    def _directory(self) -> Any:
+        gateway = self.context.gateway
+        identity = getattr(gateway, "identity", None)
+        return None if identity is None else identity.cache
+
+    async def on_request(self, exchange: Exchange) -> Deny | None:
+        limits = self.resolver.limits(exchange, self._directory())
+        if not limits:
+            return None
+        estimate, price = Estimate(0, 0), None
+        if any(limit.measure in _NEEDS_TOKENS for limit in limits):
+            estimate = await self._estimate(exchange)
+            if any(limit.measure is Measure.SPEND for limit in limits):
+                price = self._price(exchange)
+                if price is None and self.config.unpriced_models == "deny":
+                    return _UNPRICED
+        charges = [Charge(limit, _cost(limit, estimate, price)) for limit in limits]
+        return await self._reserve(exchange, charges, estimate, price)
+
+    async def _reserve(
+        self, exchange: Exchange, charges: list[Charge], estimate: Estimate, price: Price | None
+    ) -> Deny | None:
+        backend = self.backend
+        if backend is None:
+            raise StorageError("the ratelimit layer is not started")
+        now = self.context.clock.now()
+        lease_id = secrets.token_hex(8)
+        try:
+            verdict = await backend.reserve(charges, lease_id, now, self.config.lease_ttl)
+        except StorageError:
+            return self._unavailable(exchange)
+        if not verdict.admitted:
+            return refusal(charges, verdict.states, exchange.wire, now)
+        self._pending[id(exchange)] = _Reservation(lease_id, now, charges, estimate, price)
+        exchange.response_headers.extend(rate_headers(charges, verdict.states, exchange.wire, now))
+        if self.config.stream_usage:
+            _ask_stream_usage(exchange)
+        return None
+
+    def _unavailable(self, exchange: Exchange) -> Deny | None:
+        if self.config.on_error == "open":
+            self.open_admits += 1
+            log.warning(
+                "rate-limit backend unavailable; admitting unchecked (on_error: open)",
+                extra={"request_id": exchange.request_id, "open_admits": self.open_admits},
+            )
+            return None
+        log.warning(
+            "rate-limit backend unavailable; refusing (on_error: closed)",
+            extra={"request_id": exchange.request_id},
+        )
+        return _UNAVAILABLE
+
+    async def _estimate(self, exchange: Exchange) -> Estimate:
+        request = exchange.request
+        if request is None:
+            return Estimate(0, 0)
+        await self.tokens.ensure(request.model)
+        return Estimate(
+            self.tokens.count(request), output_budget(request, self.config.default_max_tokens)
+        )
+
+    def _price(self, exchange: Exchange) -> Price | None:
+        request = exchange.request
+        return None if request is None else self.prices.find(request.model)
+
+    async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
+        reservation = self._pending.pop(id(exchange), None)
+        if reservation is None or self.backend is None:
+            return
+        actual = actual_usage(exchange, reservation.estimate)
+        adjustments: list[Adjustment] = []
+        leases: list[str] = []
+        for charge in reservation.charges:
+            limit = charge.limit
+            if limit.measure is Measure.CONCURRENT:
+                leases.append(limit.key)
+            elif limit.measure is not Measure.REQUESTS:
+                delta = _cost(limit, actual, reservation.price) - charge.cost
+                if delta:
+                    adjustments.append(
+                        Adjustment.of(limit.key, limit.period, delta, reservation.at)
+                    )
+        try:
+            await self.backend.settle(adjustments, leases, reservation.lease_id)
+        except StorageError:
+            log.warning(
+                "rate-limit settle failed; leases will expire by TTL",
+                extra={"request_id": exchange.request_id},
+            )
+
+
+def _cost(limit: Limit, estimate: Estimate, price: Price | None) -> int:
+    measure = limit.measure
+    if measure is Measure.REQUESTS or measure is Measure.CONCURRENT:
+        return 1
+    if measure is Measure.INPUT_TOKENS:
+        return estimate.input_tokens
+    if measure is Measure.OUTPUT_TOKENS:
+        return estimate.output_tokens
+    if measure is Measure.TOTAL_TOKENS:
+        return estimate.input_tokens + estimate.output_tokens
+    if price is None:
+        return 0
+    return PriceTable.micro_usd(price, estimate.input_tokens, estimate.output_tokens)
+
+
+def _ask_stream_usage(exchange: Exchange) -> None:
+    """OpenAI streams carry usage only when asked; ask, so settling uses real numbers."""
+    request = exchange.request
+    if (
+        request is None
+        or not request.stream
+        or exchange.wire is not WireFormat.OPENAI
+        or request.endpoint not in (Endpoint.CHAT, Endpoint.COMPLETIONS)
+    ):
+        return
+    options = request.body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        return
+    request.body["stream_options"] = {
+        **(options if isinstance(options, dict) else {}),
+        "include_usage": True,
+    }
+    request.dirty = True

@@ -1,0 +1,256 @@
+"""One contract for every limit backend: in-process and real Redis, driven by a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from tests.unit.ratelimit.tcp_proxy import TcpProxy
+from vallum.clock import FakeClock
+from vallum.errors import StorageError
+from vallum.ratelimit.backend import Adjustment, LimitBackend
+from vallum.ratelimit.memory import MemoryLimits
+from vallum.ratelimit.redis_backend import RedisLimits
+from vallum.ratelimit.spec import Charge, Limit, Measure
+
+Factory = Callable[[], LimitBackend]
+START = 1_700_000_040.0  # a minute boundary: bucket arithmetic is easy to follow
+
+
+def rpm(n: int, key: str = "k:a:rpm") -> Limit:
+    return Limit(key, Measure.REQUESTS, n, 60.0, "key")
+
+
+def tpm(n: int, key: str = "k:a:tpm") -> Limit:
+    return Limit(key, Measure.TOTAL_TOKENS, n, 60.0, "key")
+
+
+def conc(n: int, key: str = "k:a:conc") -> Limit:
+    return Limit(key, Measure.CONCURRENT, n, 0.0, "key")
+
+
+def budget(micro_usd: int, key: str = "t:x:usdd") -> Limit:
+    return Limit(key, Measure.SPEND, micro_usd, 86_400.0, "team")
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def factory(request: Any, unique_prefix: str) -> AsyncIterator[Factory]:
+    """Makes backends sharing one store: a second instance of Vallum sees the same counters."""
+    if request.param == "memory":
+        shared = MemoryLimits()
+        yield lambda: shared
+        await shared.close()
+        return
+    url = request.getfixturevalue("redis_url")
+    made: list[RedisLimits] = []
+
+    def make() -> LimitBackend:
+        made.append(RedisLimits(url, prefix=unique_prefix))
+        return made[-1]
+
+    yield make
+    await made[0].drop() if made else None
+    for backend in made:
+        await backend.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+async def reserve(backend: LimitBackend, clock: FakeClock, *charges: Charge, lease: str = "l"):  # type: ignore[no-untyped-def]
+    return await backend.reserve(list(charges), lease, clock.now(), 30.0)
+
+
+async def test_gcra_admits_a_burst_of_the_limit_then_one_per_interval(
+    factory: Factory, clock: FakeClock
+) -> None:
+    backend = factory()
+    results = [(await reserve(backend, clock, Charge(rpm(6), 1))).admitted for _ in range(8)]
+    assert results == [True] * 6 + [False] * 2
+    refused = await reserve(backend, clock, Charge(rpm(6), 1))
+    assert refused.states[0].retry_after == pytest.approx(10.0)  # 60 s / 6
+    clock.advance(9.9)
+    assert not (await reserve(backend, clock, Charge(rpm(6), 1))).admitted
+    clock.advance(0.1)
+    admitted = await reserve(backend, clock, Charge(rpm(6), 1))
+    assert admitted.admitted and admitted.states[0].remaining == 0
+    clock.advance(60)
+    assert (await reserve(backend, clock, Charge(rpm(6), 1))).states[0].remaining == 5
+
+
+async def test_window_has_no_burst_at_the_edge(factory: Factory, clock: FakeClock) -> None:
+    backend = factory()
+    clock.advance(59)  # the end of one minute
+    assert (await reserve(backend, clock, Charge(tpm(100), 100))).admitted
+    clock.advance(2)  # one second into the next: the previous minute still weighs 59/60
+    assert not (await reserve(backend, clock, Charge(tpm(100), 10))).admitted
+    assert (await reserve(backend, clock, Charge(tpm(100), 1))).admitted
+    clock.advance(29)  # half way: half of the previous minute's 100 remains
+    state = (await reserve(backend, clock, Charge(tpm(100), 1))).states[0]
+    assert state.remaining == 100 - 50 - 1 - 1
+
+
+async def test_all_or_nothing_and_rejected_calls_consume_nothing(
+    factory: Factory, clock: FakeClock
+) -> None:
+    backend = factory()
+    assert (await reserve(backend, clock, Charge(tpm(100), 90))).admitted
+    verdict = await reserve(backend, clock, Charge(rpm(5), 1), Charge(tpm(100), 20))
+    assert not verdict.admitted
+    assert [s.allowed for s in verdict.states] == [True, False]
+    # the request counter was not charged by the refused call: five still fit
+    for _ in range(5):
+        assert (await reserve(backend, clock, Charge(rpm(5), 1), Charge(tpm(100), 1))).admitted
+    assert not (await reserve(backend, clock, Charge(rpm(5), 1))).admitted
+
+
+async def test_a_charge_larger_than_the_limit_never_fits(
+    factory: Factory, clock: FakeClock
+) -> None:
+    verdict = await reserve(factory(), clock, Charge(tpm(100), 101))
+    assert not verdict.admitted and math.isinf(verdict.states[0].retry_after)
+
+
+async def test_window_retry_after_is_when_the_charge_fits(
+    factory: Factory, clock: FakeClock
+) -> None:
+    backend = factory()
+    assert (await reserve(backend, clock, Charge(tpm(100), 80))).admitted
+    wait = (await reserve(backend, clock, Charge(tpm(100), 40))).states[0].retry_after
+    clock.advance(wait - 0.5)
+    assert not (await reserve(backend, clock, Charge(tpm(100), 40))).admitted
+    clock.advance(0.5)
+    assert (await reserve(backend, clock, Charge(tpm(100), 40))).admitted
+
+
+async def test_leases_release_on_settle_and_expire_after_ttl(
+    factory: Factory, clock: FakeClock
+) -> None:
+    backend = factory()
+    assert (await reserve(backend, clock, Charge(conc(2), 1), lease="a")).admitted
+    assert (await reserve(backend, clock, Charge(conc(2), 1), lease="b")).admitted
+    refused = await reserve(backend, clock, Charge(conc(2), 1), lease="c")
+    assert not refused.admitted and refused.states[0].retry_after == 1.0
+    await backend.settle([], ["k:a:conc"], "a")
+    assert (await reserve(backend, clock, Charge(conc(2), 1), lease="c")).admitted
+    clock.advance(30.5)  # "b" and "c" belonged to a crashed instance: their TTL ran out
+    for lease in ("d", "e"):
+        assert (await reserve(backend, clock, Charge(conc(2), 1), lease=lease)).admitted
+
+
+async def test_settle_corrects_the_reserved_bucket(factory: Factory, clock: FakeClock) -> None:
+    backend = factory()
+    at = clock.now()
+    assert (await reserve(backend, clock, Charge(tpm(100), 90))).admitted
+    await backend.settle([Adjustment.of("k:a:tpm", 60.0, -60, at)], [], "l")
+    assert (await reserve(backend, clock, Charge(tpm(100), 70))).states[0].remaining == 0
+    # a reservation settled after the minute turned is corrected in the previous bucket
+    at = clock.now()
+    clock.advance(60)
+    await backend.settle([Adjustment.of("k:a:tpm", 60.0, -100, at)], [], "l")
+    assert (await reserve(backend, clock, Charge(tpm(100), 100))).admitted
+
+
+async def test_overshoot_is_bounded_by_what_in_flight_calls_exceed(
+    factory: Factory, clock: FakeClock
+) -> None:
+    """Calls reserve an estimate; if each uses ``extra`` more, the window ends at most
+    ``in_flight * extra`` above the limit, and then admits nothing until it drains."""
+    backend = factory()
+    at = clock.now()
+    in_flight = [await reserve(backend, clock, Charge(tpm(100), 25)) for _ in range(4)]
+    assert all(v.admitted for v in in_flight)
+    extra = 10
+    for _ in in_flight:
+        await backend.settle([Adjustment.of("k:a:tpm", 60.0, extra, at)], [], "l")
+    probe = await reserve(
+        backend,
+        clock,
+        Charge(
+            tpm(140),
+            0,
+        ),
+        Charge(tpm(100, "k:b:tpm"), 0),
+    )
+    used = 140 - probe.states[0].remaining  # the same usage read through a larger limit
+    assert 100 < used <= 100 + len(in_flight) * extra
+    assert not (await reserve(backend, clock, Charge(tpm(100), 1))).admitted
+
+
+async def test_instances_sharing_the_backend_admit_exactly_the_limit(
+    factory: Factory, clock: FakeClock
+) -> None:
+    one, two = factory(), factory()
+    calls = [
+        (one if i % 2 else two).reserve(
+            [Charge(rpm(10), 1), Charge(conc(50), 1)], f"l{i}", clock.now(), 30
+        )
+        for i in range(60)
+    ]
+    verdicts = await asyncio.gather(*calls)
+    assert sum(v.admitted for v in verdicts) == 10
+
+
+async def test_budgets_cannot_race(factory: Factory, clock: FakeClock) -> None:
+    one, two = factory(), factory()
+    cap = budget(1_000_000)  # $1.00 a day
+    calls = [
+        (one if i % 2 else two).reserve([Charge(cap, 30_000)], f"l{i}", clock.now(), 30)
+        for i in range(80)
+    ]
+    admitted = sum(v.admitted for v in await asyncio.gather(*calls))
+    assert admitted == 33  # floor(1.00 / 0.03): never a cent over
+
+
+async def test_memory_and_redis_agree_step_by_step(redis_url: str, unique_prefix: str) -> None:
+    """The in-process backend is the reference; the Lua script must give the same numbers."""
+    rng = random.Random(7)
+    memory, shared = MemoryLimits(), RedisLimits(redis_url, prefix=unique_prefix)
+    limits = [rpm(7), tpm(500), conc(3), budget(2_000, "t:x:usdd")]
+    now = START
+    try:
+        for step in range(150):
+            now += rng.choice([0.0, 0.3, 1.7, 9.0, 31.0])
+            charges = [
+                Charge(limit, rng.randint(0, 120) if limit.measure is Measure.TOTAL_TOKENS else 1)
+                for limit in rng.sample(limits, rng.randint(1, 4))
+            ]
+            lease = f"l{step}"
+            a = await memory.reserve(charges, lease, now, 20.0)
+            b = await shared.reserve(charges, lease, now, 20.0)
+            assert a == b, step
+            if a.admitted and rng.random() < 0.5:
+                adjust = [Adjustment.of("k:a:tpm", 60.0, -rng.randint(0, 50), now)]
+                await memory.settle(adjust, ["k:a:conc"], lease)
+                await shared.settle(adjust, ["k:a:conc"], lease)
+    finally:
+        await shared.drop()
+        await shared.close()
+
+
+async def test_redis_failure_raises_and_recovery_follows(
+    redis_url: str, unique_prefix: str, clock: FakeClock
+) -> None:
+    proxy = TcpProxy(6379).start()
+    backend = RedisLimits(proxy.url, prefix=unique_prefix, timeout=0.5)
+    try:
+        assert (await reserve(backend, clock, Charge(rpm(5), 1))).admitted
+        proxy.stop()
+        with pytest.raises(StorageError):
+            await reserve(backend, clock, Charge(rpm(5), 1))
+        with pytest.raises(StorageError):
+            await backend.settle([], ["k:a:conc"], "l")
+        proxy = TcpProxy(6379, port=proxy.port).start()
+        verdict = await reserve(backend, clock, Charge(rpm(5), 1))
+        assert verdict.admitted and verdict.states[0].remaining == 3  # nothing was lost
+    finally:
+        await backend.drop()
+        await backend.close()
+        proxy.stop()

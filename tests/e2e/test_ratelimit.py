@@ -1,0 +1,153 @@
+"""Rate limits end to end: real gateways on loopback, the official SDK, Redis shared or failing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.conftest import gateway_config
+from tests.support.servers import ServerThread
+from tests.unit.ratelimit.tcp_proxy import TcpProxy
+from vallum.config import build_config
+from vallum.gateway import Gateway
+from vallum.proxy.app import GatewayApp
+
+CHAT = {"model": "gpt-echo", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
+
+
+def start(upstream_url: str, layer: dict[str, Any], **overrides: Any) -> ServerThread:
+    config = gateway_config(upstream_url, layers=[{"tokenizer": "estimate", **layer}], **overrides)
+    return ServerThread(GatewayApp(Gateway(build_config(config)))).__enter__()
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ServerThread]]:
+    running: list[ServerThread] = []
+    yield running
+    for server in running:
+        server.__exit__(None, None, None)
+
+
+def client(server: ServerThread, retries: int = 0) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-test", max_retries=retries)
+
+
+def test_sdk_sees_rate_limit_error_with_openai_headers(
+    upstream: ServerThread, servers: list[ServerThread]
+) -> None:
+    layer = {"type": "ratelimit", "limits": [{"scope": "ip", "requests_per_minute": 2}]}
+    servers.append(gw := start(upstream.url, layer))
+    sdk = client(gw)
+    raw = sdk.chat.completions.with_raw_response.create(**CHAT)
+    assert raw.headers["x-ratelimit-limit-requests"] == "2"
+    assert raw.headers["x-ratelimit-remaining-requests"] == "1"
+    sdk.chat.completions.create(**CHAT)
+    with pytest.raises(openai.RateLimitError) as caught:
+        sdk.chat.completions.create(**CHAT)
+    error = caught.value
+    assert error.code == "rate_limit_exceeded"
+    assert error.response.headers["x-ratelimit-remaining-requests"] == "0"
+    assert 1 <= int(error.response.headers["retry-after"]) <= 120
+
+
+def test_sdk_retries_honour_retry_after(
+    upstream: ServerThread, servers: list[ServerThread]
+) -> None:
+    layer = {"type": "ratelimit", "limits": [{"scope": "ip", "requests_per_second": 2}]}
+    servers.append(gw := start(upstream.url, layer))
+    sdk = client(gw, retries=2)
+    for _ in range(2):
+        sdk.chat.completions.create(**CHAT)
+    # the burst is spent; the SDK waits retry-after-ms (about 0.5 s) and then gets through
+    reply = sdk.chat.completions.create(**CHAT)
+    assert reply.choices[0].message.content
+
+
+def test_cancelled_stream_releases_its_concurrency_slot(
+    upstream: ServerThread, servers: list[ServerThread]
+) -> None:
+    slow = {"name": "inproc", "type": "mock", "mock": {"chunks": 200, "chunk_gap": 0.05}}
+    config_providers = [*gateway_config(upstream.url)["providers"][:2], slow]
+    layer = {"type": "ratelimit", "limits": [{"scope": "ip", "max_concurrent": 1}]}
+    servers.append(gw := start(upstream.url, layer, providers=config_providers))
+    body = {**CHAT, "model": "inproc-echo", "stream": True}
+    with httpx.Client(base_url=gw.url, timeout=5) as http:
+        with http.stream("POST", "/v1/chat/completions", json=body) as stream:
+            assert stream.status_code == 200
+            next(stream.iter_bytes())
+            busy = http.post("/v1/chat/completions", json=body)
+            assert busy.status_code == 429  # the one slot is taken by the open stream
+        # the client went away mid-stream: the slot comes back without waiting for the TTL
+        deadline = time.monotonic() + 5
+        while True:
+            with http.stream("POST", "/v1/chat/completions", json=body) as again:
+                if again.status_code == 200 or time.monotonic() > deadline:
+                    break
+            time.sleep(0.05)
+        assert again.status_code == 200
+
+
+async def _burst(urls: list[str], count: int) -> list[int]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        calls = [
+            http.post(f"{urls[i % len(urls)]}/v1/chat/completions", json=CHAT) for i in range(count)
+        ]
+        return [r.status_code for r in await asyncio.gather(*calls)]
+
+
+def test_instances_sharing_redis_admit_exactly_the_limit(
+    upstream: ServerThread, servers: list[ServerThread], redis_url: str, unique_prefix: str
+) -> None:
+    layer = {
+        "type": "ratelimit",
+        "url": redis_url,
+        "key_prefix": unique_prefix,
+        "backend_timeout": 10,  # a loaded CI machine opens 40 connections at once
+        "limits": [{"scope": "global", "requests_per_minute": 10}],
+    }
+    for _ in range(3):
+        servers.append(start(upstream.url, layer))
+    statuses = asyncio.run(_burst([s.url for s in servers], 40))
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 30
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("closed", 503), ("open", 200)])
+def test_redis_stopped_mid_test_and_recovery(
+    upstream: ServerThread,
+    servers: list[ServerThread],
+    redis_url: str,
+    unique_prefix: str,
+    mode: str,
+    expected: int,
+) -> None:
+    proxy = TcpProxy(6379).start()
+    try:
+        layer = {
+            "type": "ratelimit",
+            "url": proxy.url,
+            "key_prefix": unique_prefix,
+            "on_error": mode,
+            "backend_timeout": 0.3,
+            "limits": [{"scope": "ip", "requests_per_minute": 100}],
+        }
+        servers.append(gw := start(upstream.url, layer))
+        with httpx.Client(base_url=gw.url, timeout=10) as http:
+            assert http.post("/v1/chat/completions", json=CHAT).status_code == 200
+            proxy.stop()
+            failed = http.post("/v1/chat/completions", json=CHAT)
+            assert failed.status_code == expected
+            if expected == 503:
+                assert failed.json()["error"]["code"] == "rate_limiter_unavailable"
+            proxy = TcpProxy(6379, port=proxy.port).start()
+            recovered = http.post("/v1/chat/completions", json=CHAT)
+            assert recovered.status_code == 200
+            assert recovered.headers["x-ratelimit-remaining-requests"] == "98"  # never per-instance
+    finally:
+        proxy.stop()

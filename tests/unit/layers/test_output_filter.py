@@ -1,0 +1,187 @@
+"""output_filter: buffered edits, streams equal to buffered for every split, blocks, leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vallum.clock import FakeClock
+from vallum.layers.output_filter import OutputFilter, OutputFilterConfig
+from vallum.pipeline.chain import Pipeline
+from vallum.pipeline.exchange import (
+    Endpoint,
+    Exchange,
+    NormalizedRequest,
+    Source,
+    TextPart,
+    WireFormat,
+)
+from vallum.pipeline.layer import LayerContext, ResponseView
+from vallum.pipeline.streaming import StreamProcessor
+from vallum.providers.streams import OpenAIChatCodec
+
+# One layer per configuration, built once (lexicons load in ~20 ms).
+_LAYERS: dict[str, OutputFilter] = {}
+
+
+def _layer(**config: Any) -> OutputFilter:
+    key = orjson.dumps(config, option=orjson.OPT_SORT_KEYS).decode()
+    if key not in _LAYERS:
+        cfg = OutputFilterConfig(hash_key="test-key", **config)
+        _LAYERS[key] = OutputFilter(cfg, LayerContext(clock=FakeClock()))
+    return _LAYERS[key]
+
+
+def _exchange(system: str | None = None) -> Exchange:
+    exchange = Exchange("req-1", "POST", "/v1/chat/completions", "127.0.0.1", {}, 0.0)
+    request = NormalizedRequest(Endpoint.CHAT, WireFormat.OPENAI, "m", True, {})
+    if system is not None:
+        request.parts.append(TextPart(system, Source.SYSTEM, ("messages", 0, "content"), 0))
+    exchange.request = request
+    return exchange
+
+
+def _buffered(layer: OutputFilter, text: str, exchange: Exchange | None = None) -> tuple[Any, str]:
+    body = {"choices": [{"message": {"content": text}}]}
+    part = TextPart(text, Source.ASSISTANT, ("choices", 0, "message", "content"))
+    view = ResponseView(200, body, [part])
+    deny = asyncio.run(layer.on_response(exchange or _exchange(), view))
+    return deny, body["choices"][0]["message"]["content"]
+
+
+def _sse(text: str) -> bytes:
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": {"content": text}, "finish_reason": None}]}  # fmt: skip
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def _streamed(
+    layer: OutputFilter, pieces: list[str], exchange: Exchange | None = None
+) -> tuple[str, bool]:
+    """Drive the real StreamProcessor: the client-visible text and whether it ended early."""
+
+    async def run() -> tuple[str, bool]:
+        ex = exchange or _exchange()
+        processor = StreamProcessor(ex, Pipeline([layer], FakeClock()), OpenAIChatCodec())
+        out = b""
+        for piece in pieces:
+            out += await processor.feed(_sse(piece))
+        end = {"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        out += await processor.feed(b"data: " + orjson.dumps(end) + b"\n\ndata: [DONE]\n\n")
+        out += await processor.close()
+        await layer.on_complete(ex, None)  # type: ignore[arg-type]
+        text, finish = "", None
+        for line in out.split(b"\n"):
+            if line.startswith(b"data: {"):
+                for choice in orjson.loads(line[6:]).get("choices", []):
+                    text += choice.get("delta", {}).get("content") or ""
+                    finish = choice.get("finish_reason") or finish
+        return text, finish == "content_filter"
+
+    return asyncio.run(run())
+
+
+def test_buffered_redacts_each_kind() -> None:
+    text = "Mail jane.doe@example.org or call +44 20 7946 0958; card 5323 9129 5131 4801."
+    deny, out = _buffered(_layer(), text)
+    assert deny is None
+    assert out == "Mail [EMAIL_ADDRESS] or call [PHONE_NUMBER]; card [CREDIT_CARD]."
+
+
+def test_mask_hash_and_pseudonymise() -> None:
+    text = "card 5323 9129 5131 4801 and again 5323 9129 5131 4801"
+    assert _buffered(_layer(action="mask"), text)[1].startswith("card ***************4801 and")
+    hashed = _buffered(_layer(action="hash"), text)[1]
+    first, second = hashed.split(" and again ")
+    assert first.removeprefix("card ") == second and second.startswith("<CREDIT_CARD:")
+    fake = _buffered(_layer(action="pseudonymise"), text)[1]
+    assert "5323 9129 5131 4801" not in fake
+    assert fake.count("4000 0000 0000") == 2  # the same value gets the same fake
+
+
+def test_findings_hold_length_and_hash_never_the_value() -> None:
+    exchange = _exchange()
+    _buffered(_layer(), "key sk-proj-abcdefghijklmnopqrstuvwxyz012345", exchange)
+    assert [f.kind for f in exchange.findings] == ["API_KEY_SECRET"]
+    detail = exchange.findings[0].detail
+    assert "len=40" in detail and "abcdefghij" not in detail
+
+
+def test_block_action_denies_buffered_and_terminates_stream() -> None:
+    layer = _layer(actions={"US_SSN": "block"})
+    deny, _ = _buffered(layer, "my SSN is 536-22-1234, thanks")
+    assert deny is not None and deny.code == "output_blocked"
+    text, terminated = _streamed(layer, ["my SSN is 536-2", "2-1234, thanks", " and more"])
+    assert terminated and "1234" not in text
+
+
+def test_system_prompt_leak_and_canary() -> None:
+    system = "You are Zorblax, the helpful assistant of Acme; never reveal the discount code table."
+    layer = _layer(canaries=["CANARY-93f1"])
+    deny, _ = _buffered(layer, "Sure: " + system, _exchange(system))
+    assert deny is not None and deny.code == "system_prompt_leak"
+    deny, _ = _buffered(layer, "the word is CANARY-93f1", _exchange())
+    assert deny is not None
+    assert _buffered(layer, "Zorblax says hello", _exchange(system))[0] is None
+    _, terminated = _streamed(layer, ["Sure: " + system[:30], system[30:]], _exchange(system))
+    assert terminated
+
+
+def test_long_private_key_is_held_until_complete() -> None:
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" * 40
+    pem = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----"
+    text = "here it is: " + pem + " done"
+    pieces = [text[i : i + 50] for i in range(0, len(text), 50)]
+    out, _ = _streamed(_layer(), pieces)
+    assert out == "here it is: [PRIVATE_KEY] done" == _buffered(_layer(), text)[1]
+
+
+_VALUES = [
+    "jane.doe@example.org",
+    "5323 9129 5131 4801",
+    "GB82 WEST 1234 5698 7654 32",
+    "536-22-1234",
+    "+44 20 7946 0958",
+    "192.168.10.77",
+    "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+]
+_FILLER = st.sampled_from(["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "ok"])
+
+
+@st.composite
+def _texts(draw: st.DrawFn) -> tuple[str, list[str]]:
+    parts: list[str] = []
+    values: list[str] = []
+    for _ in range(draw(st.integers(1, 6))):
+        parts.append(" ".join(draw(st.lists(_FILLER, min_size=1, max_size=40))))
+        if draw(st.booleans()):
+            value = draw(st.sampled_from(_VALUES))
+            parts.append(value)
+            values.append(value)
+    return " ".join(parts) + ".", values
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts(), st.lists(st.integers(1, 400), min_size=1, max_size=30))
+def test_streamed_equals_buffered_for_every_split(
+    sample: tuple[str, list[str]], cuts: list[int]
+) -> None:
+    text, values = sample
+    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    pieces = [text[a:b] for a, b in itertools.pairwise(points) if b > a]
+    layer = _layer(lookbehind=96)
+    _, buffered = _buffered(layer, text)
+    streamed, terminated = _streamed(layer, pieces)
+    assert not terminated
+    assert streamed == buffered
+    for value in values:
+        assert value not in streamed
+    kept = [w for w in text.replace(".", " ").split() if w in {"quick", "brown", "lazy"}]
+    assert [
+        w for w in streamed.replace(".", " ").split() if w in {"quick", "brown", "lazy"}
+    ] == kept
