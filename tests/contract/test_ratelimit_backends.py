@@ -16,6 +16,7 @@ from vallum.errors import StorageError
 from vallum.ratelimit.backend import Adjustment, LimitBackend
 from vallum.ratelimit.memory import MemoryLimits
 from vallum.ratelimit.redis_backend import RedisLimits
+from vallum.ratelimit.resp import ReplyError, parse_reply
 from vallum.ratelimit.spec import Charge, Limit, Measure
 
 Factory = Callable[[], LimitBackend]
@@ -254,3 +255,35 @@ async def test_redis_failure_raises_and_recovery_follows(
         await backend.drop()
         await backend.close()
         proxy.stop()
+
+
+async def test_redis_reloads_a_script_missing_from_its_cache(
+    redis_url: str, unique_prefix: str, clock: FakeClock
+) -> None:
+    """EVALSHA of an unknown script (a flushed cache) falls back to EVAL, once, and works."""
+    backend = RedisLimits(redis_url, prefix=unique_prefix)
+    backend._reserve.sha = b"0" * 40  # as if SCRIPT FLUSH ran: Redis answers NOSCRIPT
+    try:
+        assert (await reserve(backend, clock, Charge(rpm(2), 1))).admitted
+        assert (await reserve(backend, clock, Charge(rpm(2), 1))).admitted
+        assert not (await reserve(backend, clock, Charge(rpm(2), 1))).admitted
+    finally:
+        await backend.drop()
+        await backend.close()
+
+
+def test_resp_replies_parse_across_any_split() -> None:
+    """Replies cut anywhere wait for more bytes; whole ones parse to the same values."""
+    wire = b"*3\r\n:1\r\n$3\r\nabc\r\n*2\r\n:-5\r\n$-1\r\n-NOSCRIPT gone\r\n+OK\r\n"
+    whole: list[Any] = []
+    pos = 0
+    while pos < len(wire):
+        value, pos = parse_reply(wire, pos)
+        whole.append(value)
+    assert whole[0] == [1, b"abc", [-5, None]]
+    assert isinstance(whole[1], ReplyError) and str(whole[1]).startswith("NOSCRIPT")
+    assert whole[2] == b"OK"
+    first_end = parse_reply(wire, 0)[1]
+    for cut in range(1, first_end):
+        with pytest.raises(StorageError):  # incomplete: the parser asks for more bytes
+            parse_reply(wire[:cut], 0)

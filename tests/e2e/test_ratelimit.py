@@ -76,7 +76,15 @@ def test_cancelled_stream_releases_its_concurrency_slot(
     config_providers = [*gateway_config(upstream.url)["providers"][:2], slow]
     layer = {"type": "ratelimit", "limits": [{"scope": "ip", "max_concurrent": 1}]}
     servers.append(gw := start(upstream.url, layer, providers=config_providers))
-    body = {**CHAT, "model": "inproc-echo", "stream": True}
+    # A long echo, so the stream really has 200 events 50 ms apart (~10 s): it is still open
+    # when the second call arrives, however slow the machine.
+    long_text = " ".join(f"w{i}" for i in range(400))
+    body = {
+        **CHAT,
+        "model": "inproc-echo",
+        "stream": True,
+        "messages": [{"role": "user", "content": long_text}],
+    }
     with httpx.Client(base_url=gw.url, timeout=5) as http:
         with http.stream("POST", "/v1/chat/completions", json=body) as stream:
             assert stream.status_code == 200

@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from vallum.cli import eval_cmd, gateway_commands, keys
+from vallum.cli import audit_cmd, eval_cmd, gateway_commands, incidents_cmd, keys
 from vallum.errors import VallumError
 
 __all__ = ["main"]
 
 # One line per command module; each has register(subparsers) and sets ``func`` on its parsers.
-_COMMAND_MODULES = (gateway_commands, eval_cmd, keys)
+_COMMAND_MODULES = (gateway_commands, eval_cmd, keys, audit_cmd, incidents_cmd)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from vallum.config import GatewayConfig, load_config
 from vallum.errors import ConfigError
 from vallum.gateway import Gateway
 from vallum.proxy.app import GatewayApp
+from vallum.proxy.server_protocol import VallumHttpProtocol
 
 __all__ = ["CONFIG_ENV", "app_factory", "demo_config", "serve"]
 
@@ -31,6 +32,8 @@ def demo_config(port: int = 8080, host: str = "127.0.0.1") -> GatewayConfig:
                 {"name": "mock-embed", "provider": "mock"},
             ],
             "layers": [
+                {"type": "ipblock"},  # first: refuses blocked ranges
+                {"type": "anomaly", "dry_run": False},  # recommended thresholds; acts
                 {"type": "authn"},
                 {"type": "authz"},
                 {  # a recommended starting policy: per-IP and per-key rates, 8 calls in flight
@@ -41,6 +44,12 @@ def demo_config(port: int = 8080, host: str = "127.0.0.1") -> GatewayConfig:
                     ],
                 },
                 {"type": "validate"},
+                {  # durable audit trail in SQLite under .vallum/, checkpoints signed
+                    "type": "audit",
+                    "sinks": [{"type": "sqlite", "path": ".vallum/audit.db"}],
+                    "signing_key_file": ".vallum/audit.key",
+                    "create_signing_key": True,
+                },
             ],
         },
         source="<demo>",
@@ -63,7 +72,8 @@ def serve(config: GatewayConfig, *, config_path: str | None = None) -> None:
         "host": server.host,
         "port": server.port,
         "loop": "uvloop",
-        "http": "httptools",
+        # uvicorn's httptools protocol, but a response's head and body leave in one write().
+        "http": VallumHttpProtocol,
         "lifespan": "on",
         "access_log": False,
         "log_level": "warning",

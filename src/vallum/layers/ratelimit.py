@@ -7,6 +7,7 @@ releases the concurrency lease.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from vallum.pipeline.layer import Deny, Layer, LayerConfig, LayerContext, Outcom
 from vallum.ratelimit.backend import Adjustment, LimitBackend, open_backend
 from vallum.ratelimit.costs import Estimate, Price, PriceTable, actual_usage, output_budget
 from vallum.ratelimit.headers import rate_headers, refusal
-from vallum.ratelimit.resolve import Resolver, Rule
+from vallum.ratelimit.resolve import Plan, Resolver, Rule
 from vallum.ratelimit.spec import Charge, Limit, Measure, Quota
 from vallum.ratelimit.tokens import TokenCounter
 
@@ -28,9 +29,7 @@ __all__ = ["Ratelimit", "RatelimitConfig"]
 
 log = logging.getLogger("vallum.ratelimit")
 
-_NEEDS_TOKENS = frozenset(
-    {Measure.INPUT_TOKENS, Measure.OUTPUT_TOKENS, Measure.TOTAL_TOKENS, Measure.SPEND}
-)
+_NOTHING = Estimate(0, 0)
 _UNAVAILABLE = Deny(
     503,
     "rate_limiter_unavailable",
@@ -100,7 +99,8 @@ class RatelimitConfig(LayerConfig):
 class _Reservation:
     lease_id: str
     at: float
-    charges: list[Charge]
+    plan: Plan
+    charges: tuple[Charge, ...]
     estimate: Estimate
     price: Price | None
 
@@ -119,6 +119,9 @@ class Ratelimit(Layer[RatelimitConfig]):
         self.backend: LimitBackend | None = None
         self.open_admits = 0  # calls admitted unchecked because the backend failed (open mode)
         self._pending: dict[int, _Reservation] = {}
+        # lease ids: unique per instance (random prefix) and per call (sequence), no syscall
+        self._lease_prefix = secrets.token_hex(8) + ":"
+        self._lease_seq = itertools.count()
 
     async def start(self) -> None:
         gateway = self.context.gateway
@@ -148,34 +151,41 @@ class Ratelimit(Layer[RatelimitConfig]):
         return None if identity is None else identity.cache
 
     async def on_request(self, exchange: Exchange) -> Deny | None:
-        limits = self.resolver.limits(exchange, self._directory())
-        if not limits:
+        plan = self.resolver.plan(exchange, self._directory())
+        if plan is None:
             return None
-        estimate, price = Estimate(0, 0), None
-        if any(limit.measure in _NEEDS_TOKENS for limit in limits):
+        charges = plan.fixed
+        estimate, price = _NOTHING, None
+        if charges is None:
             estimate = await self._estimate(exchange)
-            if any(limit.measure is Measure.SPEND for limit in limits):
+            if plan.needs_spend:
                 price = self._price(exchange)
                 if price is None and self.config.unpriced_models == "deny":
                     return _UNPRICED
-        charges = [Charge(limit, _cost(limit, estimate, price)) for limit in limits]
-        return await self._reserve(exchange, charges, estimate, price)
+            costs = _costs(estimate, price)
+            charges = tuple(Charge(limit, costs[limit.measure]) for limit in plan.limits)
+        return await self._reserve(exchange, plan, charges, estimate, price)
 
     async def _reserve(
-        self, exchange: Exchange, charges: list[Charge], estimate: Estimate, price: Price | None
+        self,
+        exchange: Exchange,
+        plan: Plan,
+        charges: tuple[Charge, ...],
+        estimate: Estimate,
+        price: Price | None,
     ) -> Deny | None:
         backend = self.backend
         if backend is None:
             raise StorageError("the ratelimit layer is not started")
         now = self.context.clock.now()
-        lease_id = secrets.token_hex(8)
+        lease_id = self._lease_prefix + str(next(self._lease_seq))
         try:
             verdict = await backend.reserve(charges, lease_id, now, self.config.lease_ttl)
         except StorageError:
             return self._unavailable(exchange)
         if not verdict.admitted:
             return refusal(charges, verdict.states, exchange.wire, now)
-        self._pending[id(exchange)] = _Reservation(lease_id, now, charges, estimate, price)
+        self._pending[id(exchange)] = _Reservation(lease_id, now, plan, charges, estimate, price)
         exchange.response_headers.extend(rate_headers(charges, verdict.states, exchange.wire, now))
         if self.config.stream_usage:
             _ask_stream_usage(exchange)
@@ -198,8 +208,9 @@ class Ratelimit(Layer[RatelimitConfig]):
     async def _estimate(self, exchange: Exchange) -> Estimate:
         request = exchange.request
         if request is None:
-            return Estimate(0, 0)
-        await self.tokens.ensure(request.model)
+            return _NOTHING
+        if not self.tokens.ready(request.model):
+            await self.tokens.ensure(request.model)
         return Estimate(
             self.tokens.count(request), output_budget(request, self.config.default_max_tokens)
         )
@@ -212,26 +223,38 @@ class Ratelimit(Layer[RatelimitConfig]):
         reservation = self._pending.pop(id(exchange), None)
         if reservation is None or self.backend is None:
             return
-        actual = actual_usage(exchange, reservation.estimate)
         adjustments: list[Adjustment] = []
-        leases: list[str] = []
-        for charge in reservation.charges:
-            limit = charge.limit
-            if limit.measure is Measure.CONCURRENT:
-                leases.append(limit.key)
-            elif limit.measure is not Measure.REQUESTS:
+        if reservation.plan.needs_tokens:
+            actual = actual_usage(exchange, reservation.estimate)
+            for charge in reservation.charges:
+                limit = charge.limit
+                if limit.measure is Measure.CONCURRENT or limit.measure is Measure.REQUESTS:
+                    continue
                 delta = _cost(limit, actual, reservation.price) - charge.cost
                 if delta:
                     adjustments.append(
                         Adjustment.of(limit.key, limit.period, delta, reservation.at)
                     )
         try:
-            await self.backend.settle(adjustments, leases, reservation.lease_id)
+            await self.backend.settle(adjustments, reservation.plan.leases, reservation.lease_id)
         except StorageError:
             log.warning(
                 "rate-limit settle failed; leases will expire by TTL",
                 extra={"request_id": exchange.request_id},
             )
+
+
+def _costs(estimate: Estimate, price: Price | None) -> dict[Measure, int]:
+    """What one call costs on each kind of counter."""
+    tokens_in, tokens_out = estimate.input_tokens, estimate.output_tokens
+    return {
+        Measure.REQUESTS: 1,
+        Measure.CONCURRENT: 1,
+        Measure.INPUT_TOKENS: tokens_in,
+        Measure.OUTPUT_TOKENS: tokens_out,
+        Measure.TOTAL_TOKENS: tokens_in + tokens_out,
+        Measure.SPEND: 0 if price is None else PriceTable.micro_usd(price, tokens_in, tokens_out),
+    }
 
 
 def _cost(limit: Limit, estimate: Estimate, price: Price | None) -> int:

@@ -124,6 +124,8 @@ class Exchange:
     routing: list[str] = field(default_factory=list)  # deployments tried and outcomes, in order
     # extra headers for a successful response (e.g. x-ratelimit-*); a Deny carries its own
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+    # placeholder -> original value, for this request only (input_guard pseudonymisation)
+    pseudonyms: dict[str, str] = field(default_factory=dict)
 
     def add_finding(self, finding: Finding) -> None:
         self.findings.append(finding)

@@ -147,7 +147,9 @@ class GatewayApp:
     async def _serve(
         self, spec: _RouteSpec, exchange: Exchange, receive: Receive, responder: Responder
     ) -> None:
-        deny = await self.gateway.pipeline.on_headers(exchange)
+        pipeline = self.gateway.pipeline
+        # An empty phase is skipped here: no coroutine, no guard, for layers that do not exist.
+        deny = await pipeline.on_headers(exchange) if pipeline.header_layers else None
         if deny is not None:
             await responder.error(deny)
             return
@@ -162,7 +164,7 @@ class GatewayApp:
                 raise RequestRejected(
                     "The request has too many messages.", code="too_many_messages"
                 )
-        deny = await self.gateway.pipeline.on_request(exchange)
+        deny = await pipeline.on_request(exchange) if pipeline.request_layers else None
         if deny is not None:
             await responder.error(deny)
             return
@@ -172,6 +174,8 @@ class GatewayApp:
         await self.forwarder.forward(exchange, receive, responder)
 
     async def _complete(self, exchange: Exchange) -> None:
+        if not self.gateway.pipeline.complete_layers:
+            return
         outcome = Outcome(
             status=exchange.status or 0,
             error_code=exchange.error_code,

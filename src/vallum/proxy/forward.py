@@ -118,13 +118,15 @@ class Forwarder:
         router = self.gateway.router
         route = router.resolve(request.model, request.endpoint)
         watcher = _DisconnectWatcher(receive, responder)
+        # The total timeout bounds a buffered call's upstream exchange (streams have idle).
+        deadline = None if request.stream else _Deadline(self.timeouts.total, watcher.owner)
         try:
-            # Retries and failover happen inside send(), before anything reaches the client.
-            if request.stream:
+            try:
+                # Retries and failover happen inside send(), before anything reaches the client.
                 response = await router.send(exchange, route)
-            else:
-                async with asyncio.timeout(self.timeouts.total):
-                    response = await router.send(exchange, route)
+            finally:
+                if deadline is not None:
+                    deadline.stop()
             if response.stream is not None:
                 await self._stream(exchange, response.stream, responder, watcher)
             else:
@@ -132,6 +134,8 @@ class Forwarder:
         except TimeoutError as exc:
             raise UpstreamTimeout("The upstream did not answer in time.") from exc
         except asyncio.CancelledError:
+            if deadline is not None and deadline.claim():
+                raise UpstreamTimeout("The upstream did not answer in time.") from None
             if watcher.client_gone:
                 raise ClientGone from None
             raise
@@ -263,13 +267,13 @@ class _DisconnectWatcher:
     A client that leaves earlier is still noticed, at the latest ``_WATCH_AFTER`` later.
     """
 
-    __slots__ = ("_owner", "_receive", "_task", "_timer", "client_gone", "responder")
+    __slots__ = ("_receive", "_task", "_timer", "client_gone", "owner", "responder")
 
     def __init__(self, receive: Receive, responder: Responder) -> None:
         self.client_gone = False
         self.responder = responder
         self._receive = receive
-        self._owner = asyncio.current_task()
+        self.owner = asyncio.current_task()
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             _WATCH_AFTER, self._arm
@@ -284,9 +288,9 @@ class _DisconnectWatcher:
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 break
-        if not self.responder.finished and self._owner is not None:
+        if not self.responder.finished and self.owner is not None:
             self.client_gone = True
-            self._owner.cancel()
+            self.owner.cancel()
 
     def stop(self) -> None:
         if self._timer is not None:
@@ -295,6 +299,37 @@ class _DisconnectWatcher:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+
+class _Deadline:
+    """``asyncio.timeout`` as one bare timer: cancels the task when ``seconds`` have passed.
+
+    ``claim()`` tells, after a CancelledError, whether this deadline caused it (and then
+    takes its cancellation back, as ``asyncio.timeout`` does before raising TimeoutError).
+    """
+
+    __slots__ = ("_handle", "_task", "expired")
+
+    def __init__(self, seconds: float, task: asyncio.Task[Any] | None) -> None:
+        self._task = task
+        self.expired = False
+        self._handle: asyncio.TimerHandle | None = (
+            asyncio.get_running_loop().call_later(seconds, self._fire) if task else None
+        )
+
+    def _fire(self) -> None:
+        self._handle = None
+        if self._task is not None:
+            self.expired = True
+            self._task.cancel()
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def claim(self) -> bool:
+        return self.expired and self._task is not None and self._task.uncancel() == 0
 
 
 class _IdleTimer:

@@ -19,6 +19,15 @@ __all__ = ["MAX_RETRY_AFTER", "format_duration", "rate_headers", "refusal"]
 
 MAX_RETRY_AFTER = 120
 _TOKEN_MEASURES = (Measure.TOTAL_TOKENS, Measure.INPUT_TOKENS, Measure.OUTPUT_TOKENS)
+_KINDS = ("requests", "tokens")
+_OPENAI_NAMES = {
+    kind: tuple(f"x-ratelimit-{part}-{kind}" for part in ("limit", "remaining", "reset"))
+    for kind in _KINDS
+}
+_ANTHROPIC_NAMES = {
+    kind: tuple(f"anthropic-ratelimit-{kind}-{part}" for part in ("limit", "remaining", "reset"))
+    for kind in _KINDS
+}
 _PERIOD_NAMES = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86_400.0: "day"}
 _MEASURE_NAMES = {
     Measure.REQUESTS: "requests",
@@ -34,6 +43,8 @@ def format_duration(seconds: float) -> str:
     """OpenAI's reset format: ``20ms``, ``1s``, ``6.5s``, ``6m0s``, ``1h2m3s``."""
     if seconds < 1:
         return f"{max(0, math.ceil(seconds * 1000))}ms"
+    if seconds < 60 and seconds == int(seconds):
+        return f"{int(seconds)}s"
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     text = f"{secs:.3f}".rstrip("0").rstrip(".") + "s"
@@ -44,19 +55,27 @@ def format_duration(seconds: float) -> str:
     return text
 
 
-def _tightest(
-    charges: Sequence[Charge], states: Sequence[CounterState], measures: tuple[Measure, ...]
-) -> tuple[Charge, CounterState] | None:
-    best: tuple[Charge, CounterState] | None = None
-    for charge, state in zip(charges, states, strict=True):
-        if charge.limit.measure not in measures:
-            continue
-        if best is None or (not state.allowed, -state.remaining) > (
-            not best[1].allowed,
-            -best[1].remaining,
-        ):
-            best = (charge, state)
-    return best
+def _tightest(charges: Sequence[Charge], states: Sequence[CounterState]) -> tuple[int, int]:
+    """Indices of the tightest request counter and token counter (-1: none), in one pass.
+
+    Tightest: a refused counter before an admitting one, then the fewest remaining.
+    """
+    best_req = best_tok = -1
+    req_rank: tuple[bool, int] = (False, 0)
+    tok_rank = req_rank
+    for i, charge in enumerate(charges):
+        measure = charge.limit.measure
+        if measure is Measure.REQUESTS:
+            state = states[i]
+            rank = (not state.allowed, -state.remaining)
+            if best_req < 0 or rank > req_rank:
+                best_req, req_rank = i, rank
+        elif measure in _TOKEN_MEASURES:
+            state = states[i]
+            rank = (not state.allowed, -state.remaining)
+            if best_tok < 0 or rank > tok_rank:
+                best_tok, tok_rank = i, rank
+    return best_req, best_tok
 
 
 def _rfc3339(at: float) -> str:
@@ -68,21 +87,18 @@ def rate_headers(
 ) -> list[tuple[str, str]]:
     """The rate-limit headers for a response (success or refusal)."""
     out: list[tuple[str, str]] = []
-    for kind, measures in (("requests", (Measure.REQUESTS,)), ("tokens", _TOKEN_MEASURES)):
-        found = _tightest(charges, states, measures)
-        if found is None:
+    anthropic = wire is WireFormat.ANTHROPIC
+    for kind, index in zip(_KINDS, _tightest(charges, states), strict=True):
+        if index < 0:
             continue
-        charge, state = found
-        if wire is WireFormat.ANTHROPIC:
-            prefix = f"anthropic-ratelimit-{kind}-"
-            reset = _rfc3339(now + state.reset_after)
-        else:
-            prefix = "x-ratelimit-"
-            reset = format_duration(state.reset_after)
-        suffix = "" if wire is WireFormat.ANTHROPIC else f"-{kind}"
-        out.append((f"{prefix}limit{suffix}", str(charge.limit.limit)))
-        out.append((f"{prefix}remaining{suffix}", str(state.remaining)))
-        out.append((f"{prefix}reset{suffix}", reset))
+        state = states[index]
+        names = _ANTHROPIC_NAMES[kind] if anthropic else _OPENAI_NAMES[kind]
+        reset = (
+            _rfc3339(now + state.reset_after) if anthropic else format_duration(state.reset_after)
+        )
+        out.append((names[0], str(charges[index].limit.limit)))
+        out.append((names[1], str(state.remaining)))
+        out.append((names[2], reset))
     return out
 
 

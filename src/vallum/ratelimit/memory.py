@@ -32,41 +32,46 @@ class MemoryLimits:
         self, charges: Sequence[Charge], lease_id: str, now: float, lease_ttl: float
     ) -> Verdict:
         states: list[CounterState] = []
-        writes: list[tuple[Charge, object]] = []
+        news: list[object] = []
         admitted = True
-        pending_windows: dict[str, WindowState] = {}
+        pending: dict[str, WindowState] | None = None  # windows charged twice in one call
         for charge in charges:
-            state, new = self._check(charge, now, pending_windows)
+            limit = charge.limit
+            measure = limit.measure
+            new: object
+            if measure is Measure.REQUESTS:
+                state, new = rate_check(
+                    self._rates.get(limit.key), now, limit.limit, limit.period, charge.cost
+                )
+            elif measure is Measure.CONCURRENT:
+                leases = self._leases.get(limit.key)
+                state, new = lease_check(list(leases.values()) if leases else [], now, limit.limit)
+            else:
+                if pending is None:
+                    pending = {}
+                state, new = self._window(charge, now, pending)
             states.append(state)
-            writes.append((charge, new))
+            news.append(new)
             admitted = admitted and state.allowed
         if admitted:
-            for charge, new in writes:
+            for charge, new in zip(charges, news, strict=True):
                 self._write(charge, new, lease_id, now, lease_ttl)
         self._ops += 1
         if self._ops % _SWEEP_EVERY == 0:
             self._sweep(now)
         return Verdict(admitted, tuple(states))
 
-    def _check(
+    def _window(
         self, charge: Charge, now: float, pending: dict[str, WindowState]
-    ) -> tuple[CounterState, object]:
+    ) -> tuple[CounterState, WindowState]:
         limit = charge.limit
-        algorithm = limit.measure.algorithm
-        if algorithm == "rate":
-            return rate_check(
-                self._rates.get(limit.key), now, limit.limit, limit.period, charge.cost
-            )
-        if algorithm == "window":
-            stored = pending.get(limit.key)
-            if stored is None:
-                entry = self._windows.get(limit.key)
-                stored = None if entry is None else WindowState(*_fields(entry[0]))
-            state, new = window_check(stored, now, limit.limit, limit.period, charge.cost)
-            pending[limit.key] = new
-            return state, new
-        expiries = list(self._leases.get(limit.key, {}).values())
-        return lease_check(expiries, now, limit.limit)
+        stored = pending.get(limit.key)
+        if stored is None:
+            entry = self._windows.get(limit.key)
+            stored = None if entry is None else WindowState(*_fields(entry[0]))
+        state, new = window_check(stored, now, limit.limit, limit.period, charge.cost)
+        pending[limit.key] = new
+        return state, new
 
     def _write(
         self, charge: Charge, new: object, lease_id: str, now: float, lease_ttl: float
@@ -76,9 +81,13 @@ class MemoryLimits:
         if measure is Measure.REQUESTS and isinstance(new, float):
             self._rates[key] = new
         elif measure is Measure.CONCURRENT:
-            leases = {k: v for k, v in self._leases.get(key, {}).items() if v > now}
+            leases = self._leases.get(key)
+            if leases is None:
+                leases = self._leases[key] = {}
+            elif isinstance(new, list) and len(leases) > len(new):  # some expired: drop them
+                for expired in [k for k, at in leases.items() if at <= now]:
+                    del leases[expired]
             leases[lease_id] = now + lease_ttl
-            self._leases[key] = leases
         elif isinstance(new, WindowState):
             self._windows[key] = (new, charge.limit.period)
 

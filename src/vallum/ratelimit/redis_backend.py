@@ -3,26 +3,30 @@
 Every key of the layer carries the same hash tag ``{<prefix>:rl}``, so on Redis Cluster
 a script's keys always live in one slot (the cost: all limit counters share one shard).
 Scripts take the caller's clock, so instances need synchronised clocks.
+
+The hot path is one ``EVALSHA`` per call, written as bytes: each limit's key and its
+constant arguments are encoded once and memoised (bounded), only the cost, the clock and
+the lease id are encoded per call. Scripts are loaded when a connection opens; a
+``NOSCRIPT`` (a flushed script cache) falls back to ``EVAL`` once, which reloads it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
-from vallum.errors import ConfigError, StorageError
+from vallum.errors import StorageError
 from vallum.ratelimit.backend import Adjustment
-from vallum.ratelimit.spec import Charge, CounterState, Verdict
-from vallum.storage import redact_url
+from vallum.ratelimit.resp import ReplyError, RespClient, encode_command
+from vallum.ratelimit.spec import Charge, CounterState, Limit, Verdict
 
 __all__ = ["RedisLimits", "load_script"]
 
-_ALGORITHM_CODE = {"rate": "r", "window": "w", "lease": "l"}
+_ALGORITHM_CODE = {"rate": b"r", "window": b"w", "lease": b"l"}
+_MEMO_SIZE = 8192  # distinct limits whose encoding is kept; cleared whole when full
 
 
 def load_script(name: str) -> str:
@@ -30,9 +34,31 @@ def load_script(name: str) -> str:
     return resources.files("vallum.ratelimit").joinpath("lua", f"{name}.lua").read_text("utf-8")
 
 
-def _seconds(value: Any) -> float:
-    ms = int(value)
+def _bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+def _seconds(ms: int) -> float:
     return math.inf if ms < 0 else ms / 1000
+
+
+class _Script:
+    """A script's source and SHA-1, with the command heads that precede its keys."""
+
+    def __init__(self, name: str) -> None:
+        self.source = load_script(name).encode("utf-8")
+        self.sha = hashlib.sha1(self.source, usedforsecurity=False).hexdigest().encode()
+        self.load = encode_command(b"SCRIPT", b"LOAD", self.source)
+
+    def head(self, parts: int, keys: int, *, by_sha: bool = True) -> bytes:
+        """``*<n> EVALSHA <sha> <numkeys>`` (or ``EVAL <source>``) for ``parts`` more args."""
+        if by_sha:
+            return b"*%d\r\n$7\r\nEVALSHA\r\n$40\r\n%b\r\n%b" % (
+                parts + 3,
+                self.sha,
+                _bulk(b"%d" % keys),
+            )
+        return b"*%d\r\n$4\r\nEVAL\r\n%b%b" % (parts + 3, _bulk(self.source), _bulk(b"%d" % keys))
 
 
 class RedisLimits:
@@ -41,67 +67,116 @@ class RedisLimits:
     name = "redis"
 
     def __init__(self, url: str, *, prefix: str, timeout: float = 1.0) -> None:
-        try:
-            self._client = aioredis.Redis.from_url(
-                url, socket_connect_timeout=timeout, socket_timeout=timeout
-            )
-        except ValueError as exc:
-            raise ConfigError("invalid Redis URL", context={"url": redact_url(url)}) from exc
         self.tag = "{" + prefix + ":rl}:"
-        self._reserve = self._client.register_script(load_script("reserve"))
-        self._settle = self._client.register_script(load_script("settle"))
+        self._reserve = _Script("reserve")
+        self._settle = _Script("settle")
+        self._client = RespClient(
+            url, timeout=timeout, on_connect=(self._reserve.load, self._settle.load)
+        )
+        self._keys: dict[str, bytes] = {}
+        self._limits: dict[Limit, tuple[bytes, bytes]] = {}
+
+    def _key(self, key: str) -> bytes:
+        """The encoded counter key (bulk string), memoised."""
+        encoded = self._keys.get(key)
+        if encoded is None:
+            if len(self._keys) >= _MEMO_SIZE:
+                self._keys.clear()
+            encoded = self._keys[key] = _bulk((self.tag + key).encode("utf-8"))
+        return encoded
+
+    def _limit(self, limit: Limit) -> tuple[bytes, bytes]:
+        """A limit's encoded key and constant arguments (algorithm, limit, period)."""
+        found = self._limits.get(limit)
+        if found is None:
+            if len(self._limits) >= _MEMO_SIZE:
+                self._limits.clear()
+            code = _ALGORITHM_CODE[limit.measure.algorithm]
+            args = (
+                _bulk(code) + _bulk(b"%d" % limit.limit) + _bulk(repr(float(limit.period)).encode())
+            )
+            found = self._limits[limit] = (self._key(limit.key), args)
+        return found
 
     async def reserve(
         self, charges: Sequence[Charge], lease_id: str, now: float, lease_ttl: float
     ) -> Verdict:
-        keys = [self.tag + charge.limit.key for charge in charges]
-        args: list[Any] = [repr(now), lease_id, repr(float(lease_ttl))]
+        keys: list[bytes] = []
+        args = [
+            _bulk(repr(now).encode()),
+            _bulk(lease_id.encode()),
+            _bulk(repr(float(lease_ttl)).encode()),
+        ]
         for charge in charges:
-            limit = charge.limit
-            code = _ALGORITHM_CODE[limit.measure.algorithm]
-            args += [code, limit.limit, repr(float(limit.period)), charge.cost]
-        reply = await self._run("ratelimit.reserve", self._reserve, keys, args)
-        states = tuple(
-            CounterState(
-                bool(int(reply[i])),
-                int(reply[i + 1]),
-                _seconds(reply[i + 2]),
-                _seconds(reply[i + 3]) if int(reply[i]) == 0 else 0.0,
-            )
-            for i in range(1, len(reply), 4)
+            key, constant = self._limit(charge.limit)
+            keys.append(key)
+            args.append(constant)
+            args.append(_bulk(b"%d" % charge.cost))
+        count = len(charges)
+        body = b"".join(keys) + b"".join(args)
+        reply = await self._run("ratelimit.reserve", self._reserve, count, count * 5 + 3, body)
+        return Verdict(
+            reply[0] == 1,
+            tuple(
+                CounterState(
+                    reply[i] == 1,
+                    reply[i + 1],
+                    _seconds(reply[i + 2]),
+                    _seconds(reply[i + 3]) if reply[i] == 0 else 0.0,
+                )
+                for i in range(1, len(reply), 4)
+            ),
         )
-        return Verdict(bool(int(reply[0])), states)
 
     async def settle(
         self, adjustments: Sequence[Adjustment], lease_keys: Sequence[str], lease_id: str
     ) -> None:
         if not adjustments and not lease_keys:
             return
-        keys = [self.tag + a.key for a in adjustments] + [self.tag + k for k in lease_keys]
-        args: list[Any] = [lease_id, len(adjustments)]
+        keys = [self._key(a.key) for a in adjustments] + [self._key(k) for k in lease_keys]
+        args = [_bulk(lease_id.encode()), _bulk(b"%d" % len(adjustments))]
         for a in adjustments:
-            args += [repr(float(a.period)), a.delta, a.bucket]
-        await self._run("ratelimit.settle", self._settle, keys, args)
+            args += [
+                _bulk(repr(float(a.period)).encode()),
+                _bulk(b"%d" % a.delta),
+                _bulk(b"%d" % a.bucket),
+            ]
+        body = b"".join(keys) + b"".join(args)
+        await self._run("ratelimit.settle", self._settle, len(keys), len(keys) + len(args), body)
 
-    async def _run(self, op: str, script: Any, keys: list[str], args: list[Any]) -> Any:
+    async def _run(self, op: str, script: _Script, keys: int, parts: int, body: bytes) -> Any:
         try:
-            return await script(keys=keys, args=args)
-        except (RedisError, OSError) as exc:
+            reply = await self._client.call(script.head(parts, keys) + body)
+            if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT"):
+                reply = await self._client.call(script.head(parts, keys, by_sha=False) + body)
+        except StorageError as exc:
             raise StorageError(
                 "rate-limit backend unavailable", context={"backend": "redis", "op": op}
             ) from exc
+        if isinstance(reply, ReplyError) or not isinstance(reply, list | int):
+            raise StorageError(
+                "rate-limit backend refused the script", context={"backend": "redis", "op": op}
+            )
+        return reply
 
     async def drop(self) -> None:
         """Delete every counter under this prefix (tests and cleanup)."""
+        pattern = (self.tag + "*").encode()
+        cursor = b"0"
         try:
-            keys = [key async for key in self._client.scan_iter(match=self.tag + "*", count=500)]
-            for start in range(0, len(keys), 500):
-                await self._client.unlink(*keys[start : start + 500])
-        except (RedisError, OSError) as exc:
+            while True:
+                reply = await self._client.call(
+                    encode_command(b"SCAN", cursor, b"MATCH", pattern, b"COUNT", b"500")
+                )
+                if isinstance(reply, ReplyError):
+                    raise StorageError("rate-limit backend refused SCAN")
+                cursor, keys = reply
+                if keys:
+                    await self._client.call(encode_command(b"UNLINK", *keys))
+                if cursor == b"0":
+                    return
+        except StorageError as exc:
             raise StorageError("rate-limit backend unavailable") from exc
 
     async def close(self) -> None:
-        try:
-            await self._client.aclose()
-        except (RedisError, OSError) as exc:
-            raise StorageError("rate-limit backend unavailable") from exc
+        await self._client.close()

@@ -17,11 +17,15 @@ from pydantic import Field, field_validator, model_validator
 
 from vallum.identity.model import compile_patterns
 from vallum.pipeline.exchange import Exchange
-from vallum.ratelimit.spec import Limit, Quota, Term, quota_terms
+from vallum.ratelimit.spec import Charge, Limit, Measure, Quota, Term, quota_terms
 
-__all__ = ["Resolver", "Rule", "Scope", "counter_id"]
+__all__ = ["Plan", "Resolver", "Rule", "Scope", "counter_id"]
 
 Scope = Literal["global", "key", "principal", "team", "ip", "cidr", "model", "key_model"]
+_PLAN_CACHE_SIZE = 4096  # distinct (caller, model, address) combinations; cleared when full
+_TOKEN_MEASURES = frozenset(
+    {Measure.INPUT_TOKENS, Measure.OUTPUT_TOKENS, Measure.TOTAL_TOKENS, Measure.SPEND}
+)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/|-]{1,96}$")
 _SCOPE_CODE = {
     "global": "g",
@@ -93,6 +97,23 @@ class _CompiledRule:
         )
 
 
+class Plan:
+    """The limits of one kind of call, resolved once and reused (see ``Resolver.plan``).
+
+    ``fixed``: the charges when no limit depends on tokens or spend (requests and leases
+    cost 1), so such calls build nothing per request.
+    """
+
+    __slots__ = ("fixed", "leases", "limits", "needs_spend", "needs_tokens")
+
+    def __init__(self, limits: list[Limit]) -> None:
+        self.limits = tuple(limits)
+        self.needs_tokens = any(limit.measure in _TOKEN_MEASURES for limit in limits)
+        self.needs_spend = any(limit.measure is Measure.SPEND for limit in limits)
+        self.leases = tuple(lim.key for lim in limits if lim.measure is Measure.CONCURRENT)
+        self.fixed = None if self.needs_tokens else tuple(Charge(limit, 1) for limit in limits)
+
+
 class Resolver:
     """Turns an exchange into the set of limits that apply to it."""
 
@@ -106,6 +127,43 @@ class Resolver:
         self.teams = {name: quota_terms(q) for name, q in teams.items()}
         self.roles = {name: quota_terms(q) for name, q in roles.items()}
         self._quota_terms: dict[tuple[tuple[str, float], ...], tuple[Term, ...]] = {}
+        self._by_ip = any(rule.scope in ("ip", "cidr") for rule in self.rules)
+        self._by_model = any(rule.scope in ("model", "key_model") for rule in self.rules)
+        self._plans: dict[tuple[Any, ...], Plan | None] = {}
+        self._generation = -1
+
+    def plan(self, exchange: Exchange, directory: Any = None) -> Plan | None:
+        """``limits`` of the call, memoised per caller, model and address that matter.
+
+        The memo is keyed by the identity's quota, team and roles (a changed key record
+        yields a new identity), and dropped whole when the directory's ``generation``
+        moves (team or role records changed) or when it is full.
+        """
+        generation = getattr(directory, "generation", 0)
+        if generation != self._generation or len(self._plans) >= _PLAN_CACHE_SIZE:
+            self._plans.clear()
+            self._generation = generation
+        identity = exchange.identity
+        memo_key = (
+            None
+            if identity is None
+            else (
+                identity.credential_id,
+                identity.principal_id,
+                identity.team,
+                identity.roles,
+                identity.quota,
+            ),
+            exchange.client_ip if self._by_ip else None,
+            exchange.request.model if self._by_model and exchange.request is not None else None,
+        )
+        try:
+            return self._plans[memo_key]
+        except KeyError:
+            pass
+        limits = self.limits(exchange, directory)
+        plan = self._plans[memo_key] = Plan(limits) if limits else None
+        return plan
 
     def limits(self, exchange: Exchange, directory: Any = None) -> list[Limit]:
         """Every limit of the call, one per counter (the smallest where sources overlap)."""

@@ -109,7 +109,22 @@ class TokenCounter:
     def __init__(self, *, exact: bool = True) -> None:
         self.exact = exact
         self._encodings: dict[str, Any] = {}
+        self._names: dict[str, str | None] = {}  # model -> encoding name, memoised (bounded)
         self._lock = asyncio.Lock()
+
+    def _name(self, model: str) -> str | None:
+        try:
+            return self._names[model]
+        except KeyError:
+            if len(self._names) >= 4096:
+                self._names.clear()
+            name = self._names[model] = encoding_for(model) if self.exact else None
+            return name
+
+    def ready(self, model: str) -> bool:
+        """Whether counting for ``model`` needs no encoding load (no ``ensure`` needed)."""
+        name = self._name(model)
+        return name is None or name in self._encodings
 
     def preload(self) -> None:
         if self.exact:
@@ -118,7 +133,7 @@ class TokenCounter:
 
     async def ensure(self, model: str) -> None:
         """Load the model's encoding off the event loop, once (the first such call waits)."""
-        name = encoding_for(model) if self.exact else None
+        name = self._name(model)
         if name is None or name in self._encodings:
             return
         async with self._lock:
@@ -132,14 +147,14 @@ class TokenCounter:
         return encoding
 
     def count_text(self, text: str, model: str) -> int:
-        name = encoding_for(model) if self.exact else None
+        name = self._name(model)
         if name is None:
             return estimate_tokens(text)
         return len(self._encoding(name).encode_ordinary(text))
 
     def count(self, request: NormalizedRequest) -> int:
         """Prompt tokens of a request: its texts, plus per-message framing for chat."""
-        name = encoding_for(request.model) if self.exact else None
+        name = self._name(request.model)
         if name is None:
             total = sum(estimate_tokens(part.text) for part in request.parts)
         else:

@@ -1,0 +1,1 @@
+"""Anomaly detection and automatic response: events, baselines, detectors, actions, incidents."""
