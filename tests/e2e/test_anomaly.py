@@ -87,3 +87,43 @@ def test_extraction_burst_revokes_the_key_then_blocks_the_range(
     with httpx.Client(base_url=proxy.url) as raw:
         reply = raw.get("/v1/models", headers={"authorization": f"Bearer {key}"})
         assert reply.status_code == 403 and reply.json()["error"]["code"] == "ip_blocked"
+
+
+def test_admin_api_blocks_and_lists_incidents() -> None:
+    """The admin API manages blocks and incidents like the CLI, and documents them."""
+    TOKEN = "adm-test-token-0123456789abcdef"
+    import httpx
+
+    from tests.support.servers import ServerThread
+    from vallum.admin.app import AdminApp
+    from vallum.admin.config import hash_token
+    from vallum.config import build_config
+    from vallum.gateway import Gateway
+    from vallum.proxy.app import GatewayApp
+
+    config = build_config(
+        {
+            "storage": {"url": "memory://", "counters_url": "memory://"},
+            "providers": [{"name": "mock", "type": "mock"}],
+            "models": [{"name": "mock-echo", "provider": "mock"}],
+            "admin": {"credentials": [{"name": "ops", "token_sha256": hash_token(TOKEN)}]},
+            "layers": [{"type": "ipblock"}, {"type": "anomaly"}],
+        }
+    )
+    gateway = Gateway(config)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with ServerThread(GatewayApp(gateway)), ServerThread(AdminApp(gateway)) as admin:
+        added = httpx.post(f"{admin.url}/v1/blocks", json={"cidr": "203.0.113.0/24"}, headers=auth)
+        assert added.status_code == 201, added.text
+        listed = httpx.get(f"{admin.url}/v1/blocks", headers=auth).json()["data"]
+        assert any(row["target"] == "203.0.113.0/24" for row in listed)
+        bad = httpx.post(f"{admin.url}/v1/blocks", json={"cidr": "not-an-ip"}, headers=auth)
+        assert bad.status_code == 400
+        assert httpx.get(f"{admin.url}/v1/incidents", headers=auth).json() == {"data": []}
+        assert httpx.get(f"{admin.url}/v1/blocks").status_code == 401
+        removed = httpx.delete(
+            f"{admin.url}/v1/blocks", params={"cidr": "203.0.113.0/24"}, headers=auth
+        )
+        assert removed.status_code == 200
+        paths = httpx.get(f"{admin.url}/openapi.json").json()["paths"]
+        assert "/v1/incidents/{id}/resolve" in paths and "/v1/blocks" in paths

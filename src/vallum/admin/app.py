@@ -10,13 +10,14 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from vallum.admin.anomaly_routes import ANOMALY_ROUTES
 from vallum.admin.routes import ROUTES, AdminRequest, Route, dumps
 from vallum.errors import RequestRejected, VallumError
 
 if TYPE_CHECKING:
     from vallum.gateway import Gateway
 
-__all__ = ["AdminApp"]
+__all__ = ["ALL_ROUTES", "AdminApp"]
 
 log = logging.getLogger("vallum.admin")
 
@@ -34,10 +35,14 @@ def _compile(path: str) -> re.Pattern[str]:
     )
 
 
+# The route table of every admin module, in the order they are listed in the OpenAPI document.
+ALL_ROUTES: list[Route] = [*ROUTES, *ANOMALY_ROUTES]
+
+
 class AdminApp:
     """ASGI 3 callable: bearer-token auth, route table dispatch, JSON errors."""
 
-    def __init__(self, gateway: Gateway, routes: Sequence[Route] = ROUTES) -> None:
+    def __init__(self, gateway: Gateway, routes: Sequence[Route] = ALL_ROUTES) -> None:
         self.gateway = gateway
         self.routes = [(route, _compile(route.path)) for route in routes]
 

@@ -202,9 +202,10 @@ async def _audit(request: AdminRequest) -> Reply:
 
 
 async def _openapi(request: AdminRequest) -> Reply:
+    from vallum.admin.app import ALL_ROUTES
     from vallum.admin.openapi import openapi_document
 
-    return 200, openapi_document(ROUTES)
+    return 200, openapi_document(ALL_ROUTES)
 
 
 ROUTES: list[Route] = [
