@@ -78,6 +78,7 @@ class RecordBuilder:
             "endpoint": str(exchange.endpoint) if exchange.endpoint is not None else None,
             "model": request.model[:256] if request is not None else None,
             "provider": exchange.provider,
+            "routing": exchange.routing[:16],  # deployments tried and outcomes, in order
             "stream": bool(request.stream) if request is not None else False,
             "decision": decision_of(status, decided_by),
             "decided_by": decided_by,

@@ -14,7 +14,9 @@ BUILDER = RecordBuilder(instance_id="inst", hash_key=b"k" * 32, capture_text=Fal
 def test_a_record_holds_identity_tokens_latency_and_decision() -> None:
     exchange = make_exchange(1)
     exchange.findings.append(finding("secret"))
+    exchange.routing.extend(["eu/gpt-4o:status_5xx", "us/gpt-4o:ok"])
     record = BUILDER.build(exchange, make_outcome(200), 1_700_000_000.5)
+    assert record["routing"] == ["eu/gpt-4o:status_5xx", "us/gpt-4o:ok"]
     assert record["identity"]["credential_id"] == "vk_pub123"
     assert record["identity"]["team"] == "research"
     assert record["tokens"] == {"in": 3, "out": 5}
