@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 __all__ = [
+    "CONTEXT_REACH",
     "MAX_INPUT_CHARS",
     "Detection",
     "Match",
@@ -17,17 +18,23 @@ __all__ = [
     "Recognizer",
     "Seeker",
     "TextIndex",
+    "TokenGated",
     "context_pattern",
+    "context_window",
     "in_tokens",
     "keyed_digest",
     "literal_starts",
     "match_at",
+    "near",
     "resolve_overlaps",
     "seek_digits",
+    "seek_numeric",
 ]
 
 MAX_INPUT_CHARS = 2_000_000  # detectors look at no more than this many characters of one text
+LONG_TOKEN = 15  # shortest whitespace-free token the secret pre-filter looks into
 CONTEXT_CHARS = 48  # how far before a candidate context words are looked for
+CONTEXT_REACH = CONTEXT_CHARS + 64  # from a context word to the end of the windows scanned
 
 
 def keyed_digest(value: str, key: bytes, length: int = 12) -> str:
@@ -79,24 +86,43 @@ class Recognizer(Protocol):
 
 
 _DIGIT_RUN = re.compile(r"\d\d*")  # written so ``re`` can skip ahead with its charset scan
-_CAP_TOKEN = re.compile(r"[A-ZÀ-ÖØ-Þ\u0100-\u017f][^\W\d_]*")
+_UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f"
+_CAP_TOKEN = re.compile(rf"[{_UP}][^\W\d_]*")
+# Runs of capitalised words: joined by one space, a hyphen or apostrophe, "&", a name
+# particle ("Dyan van Gijn"), or the full stop of an initial or title ("Faina D. Yefremova").
+_PARTICLES = "van|von|de|da|di|del|della|du|le|la|der|den|van de|van der|bin|ibn|al"
+_CAP_RUN = re.compile(
+    rf"[{_UP}][^\W\d_]*(?:(?:[ \t]{{1,2}}|[\-'\u2019]| & | (?:{_PARTICLES}) "
+    r"|(?<=[^\w.][A-Z])\. |(?<=Mr|Ms|Mx|Dr|Fr|St|Jr)\. |(?<=Mrs|Rev)\. |(?<=Prof)\. )"
+    rf"[{_UP}][^\W\d_]*)*"
+)
+# Numbers: digit runs joined by short separators ("+44 (0)20 7946-0958", "10.0.0.1").
+_NUMBER = re.compile(r"\d\d*(?:[ \t().\-/+:]{1,3}\d\d*)*")
 _SPACE = re.compile(r"\s")
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
+
+Span = tuple[int, int]
 
 
 class TextIndex:
     """The pre-filter: cheap facts about one text, each computed once, on first use.
 
-    Recognizers ask it where a match could *start* (a digit run, a capitalised token,
-    a literal) and try their full pattern only there, instead of at every character.
+    Recognizers ask it where a match could *start* (a number, a run of capitalised
+    words, a literal inside a long token) and try their full pattern only there,
+    instead of at every character. Each fact is one compiled-regex pass.
     """
 
-    __slots__ = ("_caps", "_digits", "_lower", "text")
+    __slots__ = ("_counted", "_digits", "_long", "_lower", "_numbers", "_runs", "_starts", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._lower: str | None = None
         self._digits: list[int] | None = None
-        self._caps: list[int] | None = None
+        self._numbers: list[Span] | None = None
+        self._counted: list[tuple[int, int, int]] | None = None
+        self._starts: dict[int, list[int]] = {}
+        self._runs: list[Span] | None = None
+        self._long: list[Span] | None = None
 
     @property
     def lower(self) -> str:
@@ -110,27 +136,99 @@ class TextIndex:
         return any(word in lower for word in words)
 
     @property
+    def numbers(self) -> list[Span]:
+        """Spans of the numbers: digit runs joined by short separators."""
+        if self._numbers is None:
+            self._numbers = [m.span() for m in _NUMBER.finditer(self.text)]
+        return self._numbers
+
+    @property
+    def cluster_starts(self) -> list[int]:
+        """The first digit of each number (a house number, a phone's first group)."""
+        return [start for start, _ in self.numbers]
+
+    def numeric_starts(self, min_digits: int) -> list[int]:
+        """Where a numeric entity can begin inside numbers of at least ``min_digits``
+        digits (a card needs 12, an SSN 9, a phone 7): each digit run, and a ``+`` or
+        ``(`` right before the number."""
+        cached = self._starts.get(min_digits)
+        if cached is not None:
+            return cached
+        if self._counted is None:
+            text, drop = self.text, _DROP_DIGITS  # translate(drop) leaves the separators
+            self._counted = [
+                (start, end, end - start - len(text[start:end].translate(drop)))
+                if end - start >= 7
+                else (start, end, end - start)  # short: the length bounds the digit count
+                for start, end in self.numbers
+            ]
+        out: list[int] = []
+        for start, end, digits in self._counted:
+            if digits >= min_digits:
+                out += self.numeric_starts_in(start, end)
+        self._starts[min_digits] = out
+        return out
+
+    def numeric_starts_in(self, start: int, end: int) -> list[int]:
+        """The digit-run starts of one number, and a ``+`` or ``(`` right before it."""
+        text = self.text
+        out: list[int] = []
+        if start and text[start - 1] in "+(":
+            if start > 1 and text[start - 2 : start] == "+(":
+                out.append(start - 2)
+            out.append(start - 1)
+        out += [m.start() for m in _DIGIT_RUN.finditer(text, start, end)]
+        return out
+
+    @property
     def digit_starts(self) -> list[int]:
-        """Starts of digit runs, plus the ``+`` or ``(`` right before one."""
+        """Every digit run's start (for the rarer recognizers that need them all)."""
         if self._digits is None:
-            text = self.text
-            starts: list[int] = []
-            for found in _DIGIT_RUN.finditer(text):
-                start = found.start()
-                if start and text[start - 1] in "+(":
-                    if start > 1 and text[start - 2 : start] == "+(":
-                        starts.append(start - 2)
-                    starts.append(start - 1)
-                starts.append(start)
-            self._digits = starts
+            self._digits = self.numeric_starts(1)
         return self._digits
 
     @property
-    def cap_starts(self) -> list[int]:
-        """Starts of tokens that begin with an upper-case letter."""
-        if self._caps is None:
-            self._caps = [found.start() for found in _CAP_TOKEN.finditer(self.text)]
-        return self._caps
+    def cap_runs(self) -> list[Span]:
+        """Spans of runs of capitalised words ("Dr Faina D. Yefremova", "Vazquez-Riggs")."""
+        if self._runs is None:
+            self._runs = [m.span() for m in _CAP_RUN.finditer(self.text)]
+        return self._runs
+
+    def run_tokens(self, span: Span) -> list[Span]:
+        """The capitalised tokens of one run."""
+        return [m.span() for m in _CAP_TOKEN.finditer(self.text, span[0], span[1])]
+
+    def cap_starts_between(self, lo: int, hi: int) -> list[int]:
+        return [m.start() for m in _CAP_TOKEN.finditer(self.text, max(0, lo), hi)]
+
+    @property
+    def long_tokens(self) -> list[Span]:
+        """Spans of whitespace-free tokens of 15+ characters (where keys and URLs are).
+
+        ``str.split`` runs in C; only the few long tokens are then located.
+        """
+        if self._long is None:
+            text = self.text
+            spans: list[Span] = []
+            cursor = 0
+            for token in text.split():
+                if len(token) >= LONG_TOKEN:
+                    start = text.find(token, cursor)
+                    cursor = start + len(token)
+                    spans.append((start, cursor))
+            self._long = spans
+        return self._long
+
+    def with_long_tokens(self, spans: list[Span]) -> TextIndex:
+        """The same index, but with ``long_tokens`` narrowed to ``spans``."""
+        view = TextIndex(self.text)
+        view._lower, view._numbers, view._runs, view._long = (
+            self._lower,
+            self._numbers,
+            self._runs,
+            spans,
+        )
+        return view
 
     def token_bounds(self, pos: int, back: int) -> tuple[int, int]:
         """The whitespace-free run around ``pos`` (at most ``back`` characters before it)."""
@@ -149,19 +247,48 @@ def seek_digits(index: TextIndex) -> list[int]:
     return index.digit_starts
 
 
-def literal_starts(*literals: str, lower: bool = False) -> Seeker:
-    """A seeker for the positions of fixed strings (searched lower-cased with ``lower``)."""
+def seek_numeric(min_digits: int) -> Seeker:
+    """Digit-run starts in numeric clusters of at least ``min_digits`` digits."""
+
+    def seek(index: TextIndex) -> list[int]:
+        return index.numeric_starts(min_digits)
+
+    return seek
+
+
+def literal_starts(*literals: str, lower: bool = False, in_tokens: bool = False) -> Seeker:
+    """A seeker for the positions of fixed strings (searched lower-cased with ``lower``;
+    only inside the index's long tokens with ``in_tokens``)."""
+    if in_tokens:
+        return _token_literals(literals)
+    anycase = re.compile("|".join(map(re.escape, literals)), re.IGNORECASE)
 
     def seek(index: TextIndex) -> list[int]:
         text = index.lower if lower else index.text
         if lower and len(text) != len(index.text):
-            return list(range(len(index.text)))  # lower-casing moved offsets: try everywhere
+            # lower-casing moved offsets ("İ" → "i̇"): search the original text instead
+            return [m.start() for m in anycase.finditer(index.text)]
         found: list[int] = []
         for literal in literals:
             pos = text.find(literal)
             while pos >= 0:
                 found.append(pos)
                 pos = text.find(literal, pos + 1)
+        return sorted(set(found)) if len(literals) > 1 else found
+
+    return seek
+
+
+def _token_literals(literals: Sequence[str]) -> Seeker:
+    def seek(index: TextIndex) -> list[int]:
+        text = index.text
+        found: list[int] = []
+        for lo, hi in index.long_tokens:
+            for literal in literals:
+                pos = text.find(literal, lo, hi)
+                while pos >= 0:
+                    found.append(pos)
+                    pos = text.find(literal, pos + 1, hi)
         return sorted(set(found)) if len(literals) > 1 else found
 
     return seek
@@ -188,23 +315,26 @@ def context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
     items = sorted({w.lower() for w in words if w}, key=len, reverse=True)
     if not items:
         return None
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, items)) + r")(?![a-z0-9])")
+    # The boundary is a consumed non-alphanumeric character rather than a lookbehind, so
+    # ``re`` can skip ahead with its first-character scan; callers search " " + window.
+    return re.compile(r"[^a-z0-9](?:" + "|".join(map(re.escape, items)) + r")(?![a-z0-9])")
 
 
 Validator = Callable[[str], bool]
 
 
 def in_tokens(
-    pattern: re.Pattern[str], index: TextIndex, anchors: Sequence[str], back: int = 256
+    pattern: re.Pattern[str], index: TextIndex, anchors: Iterable[int], back: int = 256
 ) -> Iterator[re.Match[str]]:
-    """``pattern.finditer`` over the whitespace-free tokens that hold one of ``anchors``.
+    """``pattern.finditer`` over the whitespace-free tokens around the ``anchors``
+    positions (sorted).
 
     Exact for a pattern whose matches contain an anchor and no whitespace: each such
     match lies inside the token, and the window ends where the real text has a space.
     """
     text = index.text
     end = 0
-    for pos in literal_starts(*anchors)(index):
+    for pos in anchors:
         if pos < end:
             continue
         lo, hi = index.token_bounds(pos, back)
@@ -212,6 +342,29 @@ def in_tokens(
             yield found
             end = found.end()
         end = max(end, hi)
+
+
+def near(
+    pattern: re.Pattern[str], index: TextIndex, words: Sequence[str], reach: int
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer`` in the windows that start at a (lower-case) context word and
+    run ``reach`` characters on, to the next space: for patterns that need a context
+    word before them, the rest of a long text is never scanned."""
+    text, lower = index.text, index.lower
+    if len(lower) != len(text):
+        yield from pattern.finditer(text)
+        return
+    windows = sorted((pos, pos + reach) for pos in literal_starts(*words, lower=True)(index))
+    end = 0
+    for lo, hi in windows:
+        if hi <= end:
+            continue
+        space = _SPACE.search(text, hi + 48)  # a match begun inside the window ends by then
+        stop = len(text) if space is None else space.start()
+        for found in pattern.finditer(text, max(lo, end), stop):
+            yield found
+            end = found.end()
+        end = max(end, stop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +394,9 @@ class PatternRecognizer:
     veto: re.Pattern[str] | None = None  # context words that rule a match out ("version")
     gate: tuple[str, ...] = ()
     seek: Seeker | None = None
-    around: tuple[str, ...] = ()  # literals every match contains and no whitespace
+    around: tuple[str, ...] = ()  # literals every match contains, and no whitespace
+    trigger: re.Pattern[str] | None = None  # or a pattern each match contains a hit of
+    reach: int = 0  # with ``gate``: matches lie within this many characters after a gate word
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -254,7 +409,12 @@ class PatternRecognizer:
         if self.seek is not None:
             candidates = match_at(self.pattern, text, self.seek(index))
         elif self.around:
-            candidates = in_tokens(self.pattern, index, self.around)
+            candidates = in_tokens(self.pattern, index, literal_starts(*self.around)(index))
+        elif self.trigger is not None:
+            hits = (m.start() for m in self.trigger.finditer(text))
+            candidates = in_tokens(self.pattern, index, hits)
+        elif self.reach and self.gate:
+            candidates = near(self.pattern, index, self.gate, self.reach)
         else:
             candidates = self.pattern.finditer(text)
         for found in candidates:
@@ -273,11 +433,48 @@ class PatternRecognizer:
             yield Match(self.kind, start, end, score, self.name, self.version)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenGated:
+    """Recognizers whose every match lies inside one whitespace-free token of at least
+    ``LONG_TOKEN`` characters (provider API keys): all skipped at once when the text has
+    no such token, which is most replies."""
+
+    members: tuple[PatternRecognizer, ...]
+    trigger: re.Pattern[str] | None = None  # one of the members' literals, if known
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(kind for member in self.members for kind in member.kinds)
+
+    def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
+        index = index or TextIndex(text)
+        tokens = index.long_tokens
+        if not tokens:
+            return
+        trigger = self.trigger
+        if trigger is not None:
+            tokens = [(lo, hi) for lo, hi in tokens if trigger.search(text, lo, hi)]
+            if not tokens:
+                return
+            index = index.with_long_tokens(tokens)
+        for member in self.members:
+            yield from member.find(text, index)
+
+
 def has_context_before(
     text: str, start: int, context: re.Pattern[str], distance: int = CONTEXT_CHARS
 ) -> bool:
-    window = text[max(0, start - distance) : start].lower()
-    return context.search(window) is not None
+    return context.search(context_window(text, start, distance)) is not None
+
+
+def context_window(text: str, start: int, distance: int = CONTEXT_CHARS) -> str:
+    """The lower-cased ``distance`` characters before ``start``, led by the character just
+    before them (or a space at the text start): a ``context_pattern`` then never takes
+    the tail of a cut word ("…ver" of "over") for a whole one."""
+    lo = start - distance
+    if lo <= 0:
+        return " " + text[:start].lower()
+    return text[lo - 1 : start].lower()
 
 
 def resolve_overlaps(matches: Sequence[Match]) -> list[Match]:

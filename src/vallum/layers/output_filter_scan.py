@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from vallum.detectors.base import Match, resolve_overlaps
+from vallum.detectors.base import Match, TextIndex, resolve_overlaps
 from vallum.detectors.operators import Operator, OperatorState, apply_operator
 from vallum.detectors.pii import PiiDetector
 from vallum.detectors.secrets import SecretDetector
@@ -52,10 +52,11 @@ class Scanner:
 
     def detect(self, text: str) -> list[Match]:
         found: list[Match] = []
+        index = TextIndex(text)  # one pre-filter pass, shared by both detectors
         if self.pii is not None:
-            found += self.pii.detect(text)
+            found += self.pii.detect(text, index)
         if self.secrets is not None:
-            found += self.secrets.detect(text)
+            found += self.secrets.detect(text, index)
         return (
             resolve_overlaps(found) if self.pii is not None and self.secrets is not None else found
         )

@@ -30,6 +30,28 @@ POSITIVES = [
     ("0998 Calvin Cove Suite 316, Alishabury, VI 34736", "STREET_ADDRESS",
      "ship to 0998 Calvin Cove Suite 316, Alishabury, VI 34736"),
     ("Drake PLC", "ORGANIZATION", "He works for Drake PLC now."),
+    # JCB's 15-digit legacy range (2131, 1800) and an unlisted issuer next to a card word
+    ("213173282369527", "CREDIT_CARD", "What is the limit for card 213173282369527?"),
+    ("3509413199654323", "CREDIT_CARD", "the last billed amount for cc 3509413199654323"),
+    # single first names, initials, particles, possessives, names typed in lower case
+    ("David", "PERSON", "David had given him the address."),
+    ("Faina D. Yefremova", "PERSON", "the verses from Faina D. Yefremova's Cautionary Tales"),
+    ("Dyan van Gijn", "PERSON", "Dyan van Gijn\nEmployment manager"),
+    ("lena andersson", "PERSON", "please block my card, my name is lena andersson."),
+    ("Mr. John Smith", "PERSON", "Please ask Mr. John Smith to call."),
+    # organisations: suffix with its full stop, partnerships, employer phrases
+    ("Shepherd Ltd.", "ORGANIZATION", "The Shepherd Ltd. Orchestra was founded in 1997"),
+    ("Jones, Smith and Davis", "ORGANIZATION", "a year at Jones, Smith and Davis as a clerk"),
+    ("Weeks-Rivas", "ORGANIZATION", "a year at Weeks-Rivas as the assistant"),
+    ("Wolters Kluwer", "ORGANIZATION", "I work for Wolters Kluwer"),
+    # European and military address forms (Faker locales as in presidio-research)
+    ("2274 Via delle Coste 41", "STREET_ADDRESS", "ship to 2274 Via delle Coste 41 please"),
+    ("83854 Strickstrasse 61", "STREET_ADDRESS", "wohnt 83854 Strickstrasse 61 seit 2001"),
+    ("479 95 Avenue des Tuileries Apt. 892 GUÉRET LI", "STREET_ADDRESS",
+     "It's in 479 95 Avenue des Tuileries Apt. 892 GUÉRET LI"),
+    ("PSC 1437, Box 3833\nAPO AA 66791", "STREET_ADDRESS",
+     "Meet me at PSC 1437, Box 3833\nAPO AA 66791"),
+    ("1317 Kimberly Way", "STREET_ADDRESS", "Onvia\n1317 Kimberly Way\n"),
 ]  # fmt: skip
 
 # Look-alikes that must not match (pii_synth_dev hard negatives and common code artefacts).
@@ -46,6 +68,20 @@ NEGATIVES = [
     "Price is $602.27 per unit, 3989 units total.",
     "Call the function get_user(id=267582) and print the result.",
     "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "Date: 1970-09-29 20:21:24 was the timestamp",  # a date-time, not a phone
+    "My driver's license number is 5130634",  # another identifier named before it
+    "Order 5323 9129 5131 4802 is late",  # Luhn fails: no card even with a card-ish shape
+]
+
+# Capitalised words that are names in the lexicons but not people here (policy: places,
+# ranks and Title Case headings are not persons).
+PERSON_NEGATIVES = [
+    "The Princess Royal arrived this morning.",
+    "I will be travelling to Czech Republic next week.",
+    "Of The 70s You're Supposed To Hate (But Secretly Love)",
+    "Georgia and China signed the treaty.",
+    "0998 Calvin Cove Suite 316, Alishabury",  # a street, not Mr Calvin Cove
+    "Math is hard; Server errors are harder.",
 ]
 
 
@@ -59,6 +95,18 @@ def test_positive(value: str, kind: str, text: str) -> None:
 def test_negative(text: str) -> None:
     kinds = {"CREDIT_CARD", "US_SSN", "IP_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "CRYPTO"}
     assert [m for m in DETECTOR.detect(text) if m.kind in kinds] == []
+
+
+@pytest.mark.parametrize("text", PERSON_NEGATIVES)
+def test_person_negative(text: str) -> None:
+    assert [text[m.start : m.end] for m in DETECTOR.detect(text) if m.kind == "PERSON"] == []
+
+
+def test_address_wins_over_a_name_inside_it() -> None:
+    text = "Idris Ibragimov\nOnvia\n1317 Kimberly Way Laidlaw Green\n Apt. 962\n Grand Rapids"
+    kinds = {text[m.start : m.end].split()[0]: m.kind for m in DETECTOR.detect(text)}
+    assert kinds.get("1317") == "STREET_ADDRESS"
+    assert "Kimberly" not in kinds
 
 
 def test_entities_and_min_score_are_honoured() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Iterator
 
 from vallum.detectors.base import Match, TextIndex, match_at
@@ -41,7 +40,10 @@ _UNIT = (
 )
 _UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f\u0391-\u03a9\u0410-\u042f"  # Latin, Greek, Cyrillic capitals
 _WORD = rf"(?:[a-z]['\u2019])?[{_UP}][\w'\u2019.\-]*"  # "Hugo", "d'Ouchy"
-_LOW = r"(?:de|del|della|delle|dei|des|du|la|le|les|van|von|der|den|di|da|do|dos|das|y|e|el)"
+_LOW = (  # linking particles of street names, as whole words
+    r"(?:de|del|della|delle|dei|des|du|la|le|les|van|von|der|den|di|da|do|dos|das|y|e|el)"
+    r"(?![\w'\u2019])"
+)
 _NAME = rf"(?:{_WORD}|{_LOW})"  # a word of a street name: capitalised, or a linking particle
 _HOUSE = r"\d{1,6}[A-Za-z]?(?:[ \t]+\d{1,5})?"  # "580 60 Balsham Road", "66029 138 Consul Place"
 _STREET = (
@@ -61,33 +63,42 @@ _TAIL = (
     r"|[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?|\d{4,6}))"
 )
 _ADDRESS = re.compile(rf"(?<![\w])(?:{_STREET}){_UNIT}?(?P<tail>(?:{_TAIL}){{0,4}})")
-_PREFIX_WORDS = frozenset(w.lower().rstrip("\\.") for w in _PREFIXES.split("|")) | {
-    "psc",
-    "unit",
-    "usns",
-    "usnv",
-    "uss",
-    "uscgc",
-}
+_MILITARY = "PSC|Unit|USNS|USNV|USS|USCGC"
+# Pre-filter: a street prefix or military unit word ("Via Roma 131", "PSC 1437"), found by
+# one regex that ``re`` scans by first character; numbers come from the shared index.
+_PREFIX_SEED = re.compile(rf"(?:{_PREFIXES}|{_MILITARY}|psc|uss)(?=[ \t.])")
+_PREFIX_LOWER = frozenset(w.rstrip("\\.").lower() for w in _PREFIXES.split("|"))
 _ENDINGS = tuple(e.replace("\\.", ".") for e in _EURO_ENDINGS.split("|"))
-_TOKEN = re.compile(r"\S+")
 
 
 def _seek(index: TextIndex) -> list[int]:
-    """Digit runs (house numbers), street prefixes ("Via", "Rue"), and the capitalised
+    """Where an address can begin: house numbers, street prefixes, and the capitalised
     words before a number that follows a street-name ending ("Hauptstraße 5")."""
-    text = index.text
-    starts = list(index.digit_starts)
-    caps = index.cap_starts
-    for pos in caps:
-        token = _TOKEN.match(text, pos)
-        if token is not None and token.group().lower().rstrip(".") in _PREFIX_WORDS:
+    text, lower = index.text, index.lower
+    same = len(lower) == len(text)
+    starts: list[int] = []
+    for pos, end in index.numbers:
+        if _house_number(text, end):
             starts.append(pos)
-    for pos in index.digit_starts:
-        before = text[max(0, pos - 48) : pos].rstrip(" \t").lower()
-        if before.endswith(_ENDINGS):
-            starts += caps[bisect_left(caps, pos - 48) : bisect_left(caps, pos)]
+        # "…strasse 61": the word before the number ends like a street name
+        if same and pos > 1 and text[pos - 1] in " \t" and lower.endswith(_ENDINGS, 0, pos - 1):
+            starts += index.cap_starts_between(pos - 48, pos)
+    starts += [
+        m.start()
+        for m in _PREFIX_SEED.finditer(text)
+        if m.start() == 0 or not text[m.start() - 1].isalnum()
+    ]
     return sorted(set(starts))
+
+
+def _house_number(text: str, end: int) -> bool:
+    """A number followed by a street name: a capitalised word, or "ul.", "rue" …"""
+    if text[end : end + 1] not in (" ", "\t"):
+        return False
+    if text[end + 1 : end + 2].isupper():
+        return True
+    word = text[end + 1 : end + 8].split(" ", 1)[0]
+    return word.rstrip(".").lower() in _PREFIX_LOWER
 
 
 class AddressRecognizer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import PatternRecognizer, context_pattern, seek_digits
+from vallum.detectors.base import CONTEXT_REACH, PatternRecognizer, context_pattern, seek_numeric
 
 __all__ = ["card_recognizers", "issuer_known", "luhn_valid"]
 
@@ -16,7 +16,7 @@ _ISSUERS = re.compile(
     r"|3[47]"  # American Express
     r"|6(?:011|22|4[4-9]|5)"  # Discover, China UnionPay co-brand
     r"|62|81"  # UnionPay
-    r"|35(?:2[89]|[3-8]\d)"  # JCB
+    r"|35(?:2[89]|[3-8]\d)|2131|1800"  # JCB (2131 and 1800: its 15-digit legacy ranges)
     r"|3(?:0[0-5]|09|6|8|9)"  # Diners Club
     r"|50|5[6-9]|6\d"  # Maestro
     r"|220[0-4]"  # Mir
@@ -51,14 +51,19 @@ _TEST_CARDS = frozenset(
 )  # fmt: skip
 
 
-def _valid(value: str) -> bool:
+def _card_shaped(value: str) -> bool:
+    """Luhn-valid 12-19 digits in card-like groups, and not a published test number."""
     digits = value.replace(" ", "").replace("-", "")
     if not 12 <= len(digits) <= 19 or len(set(digits)) < 3 or digits in _TEST_CARDS:
         return False
     groups = re.split(r"[ \-]", value)
     if len(groups) > 1 and len({len(g) for g in groups[:-1]}) > 2:
         return False  # separators, but not in card-like groups (dates, phone numbers)
-    return luhn_valid(digits) and issuer_known(digits)
+    return luhn_valid(digits)
+
+
+def _valid(value: str) -> bool:
+    return _card_shaped(value) and issuer_known(value.replace(" ", "").replace("-", ""))
 
 
 def card_recognizers() -> list[PatternRecognizer]:
@@ -70,6 +75,32 @@ def card_recognizers() -> list[PatternRecognizer]:
             "pii.card",
             validator=_valid,
             context=_CONTEXT,
-            seek=seek_digits,
-        )
+            seek=seek_numeric(12),
+        ),
+        # Issuer tables go stale (new BIN ranges, co-brands): next to a card word, a
+        # Luhn-valid number in card shape is enough, at a lower score.
+        PatternRecognizer(
+            "CREDIT_CARD",
+            _CARD,
+            0.5,
+            "pii.card_context",
+            validator=_card_shaped,
+            context=_CONTEXT,
+            context_score=0.75,
+            needs_context=True,
+            gate=(
+                "card",
+                "credit",
+                "debit",
+                "visa",
+                "mastercard",
+                "amex",
+                "cc",
+                "pay",
+                "pan",
+                "charge",
+            ),
+            reach=CONTEXT_REACH,
+            seek=seek_numeric(12),
+        ),
     ]

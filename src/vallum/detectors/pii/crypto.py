@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import re
 
-from vallum.detectors.base import PatternRecognizer, TextIndex, context_pattern, literal_starts
+from vallum.detectors.base import PatternRecognizer, context_pattern, literal_starts
 
 __all__ = ["base58check_valid", "bech32_valid", "crypto_recognizers"]
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {ch: i for i, ch in enumerate(_B58)}
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BTC_LEGACY = re.compile(r"(?<![\w])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![\w])")
+# the boundary check follows the first character so ``re`` can skip ahead to a 1 or 3
+_BTC_LEGACY = re.compile(r"[13](?<![\w][13])[1-9A-HJ-NP-Za-km-z]{25,34}(?![\w])")
 _BTC_BECH32 = re.compile(r"(?<![\w])(?:bc|tb)1[ac-hj-np-z02-9]{8,87}(?![\w])", re.IGNORECASE)
 _ETH = re.compile(r"(?<![\w])0x[0-9a-fA-F]{40}(?![\w])")
 _ETH_CONTEXT = context_pattern(["wallet", "eth", "ethereum", "address", "send", "crypto", "usdt"])
@@ -53,16 +54,9 @@ def bech32_valid(value: str) -> bool:
     return checksum in (1, 0x2BC830A3)  # bech32, bech32m
 
 
-def _seek_legacy(index: TextIndex) -> list[int]:
-    text = index.text
-    return [s for s in index.digit_starts if text[s] in "13"]
-
-
 def crypto_recognizers() -> list[PatternRecognizer]:
     return [
-        PatternRecognizer(
-            "CRYPTO", _BTC_LEGACY, 0.9, "pii.btc", validator=base58check_valid, seek=_seek_legacy
-        ),
+        PatternRecognizer("CRYPTO", _BTC_LEGACY, 0.9, "pii.btc", validator=base58check_valid),
         PatternRecognizer(
             "CRYPTO",
             _BTC_BECH32,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import PatternRecognizer, context_pattern
+from vallum.detectors.base import CONTEXT_REACH, PatternRecognizer, context_pattern
 
 __all__ = ["date_recognizers"]
 
@@ -33,5 +33,6 @@ def date_recognizers() -> list[PatternRecognizer]:
             needs_context=True,
             context_score=0.85,
             gate=("dob", "d.o.b", "birth", "born"),
+            reach=CONTEXT_REACH,
         )
     ]

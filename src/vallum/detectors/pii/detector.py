@@ -21,7 +21,8 @@ from vallum.detectors.pii.iban import iban_recognizers
 from vallum.detectors.pii.lexicons import load_lexicons
 from vallum.detectors.pii.national_id import national_id_recognizers
 from vallum.detectors.pii.network import network_recognizers
-from vallum.detectors.pii.people import OrganizationRecognizer, PersonRecognizer
+from vallum.detectors.pii.organization import OrganizationRecognizer
+from vallum.detectors.pii.people import PersonRecognizer
 from vallum.detectors.pii.phone import DEFAULT_REGIONS, PhoneRecognizer
 
 __all__ = ["PII_KINDS", "PiiConfig", "PiiDetector"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import PatternRecognizer, TextIndex, context_pattern, seek_digits
+from vallum.detectors.base import CONTEXT_REACH, PatternRecognizer, TextIndex, context_pattern
 
 __all__ = ["iban_recognizers", "iban_valid"]
 
@@ -48,7 +48,7 @@ _ABA_PREFIXES = {f"{n:02d}" for n in (*range(0, 13), *range(21, 33), 61, 62, 63,
 def _seek_iban(index: TextIndex) -> list[int]:
     """Two capital letters right before a digit run ("DE89…")."""
     text = index.text
-    return [s - 2 for s in index.digit_starts if s >= 2 and text[s - 2 : s].isupper()]
+    return [s - 2 for s in index.cluster_starts if s >= 2 and text[s - 2 : s].isupper()]
 
 
 def iban_recognizers() -> list[PatternRecognizer]:
@@ -72,7 +72,7 @@ def iban_recognizers() -> list[PatternRecognizer]:
             context=_BANK_CONTEXT,
             needs_context=True,
             gate=("routing", "aba", "sort code", "account"),
-            seek=seek_digits,
+            reach=CONTEXT_REACH,
         ),
         PatternRecognizer(
             "UK_BANK_ACCOUNT",
@@ -82,6 +82,6 @@ def iban_recognizers() -> list[PatternRecognizer]:
             context=_BANK_CONTEXT,
             needs_context=True,
             gate=("routing", "aba", "sort code", "account"),
-            seek=seek_digits,
+            reach=CONTEXT_REACH,
         ),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import PatternRecognizer, context_pattern, seek_digits
+from vallum.detectors.base import CONTEXT_REACH, PatternRecognizer, context_pattern, seek_numeric
 
 __all__ = ["national_id_recognizers", "ssn_valid"]
 
@@ -65,7 +65,7 @@ def national_id_recognizers() -> list[PatternRecognizer]:
             validator=_ssn_shape,
             context=_SSN_CONTEXT,
             context_score=0.95,
-            seek=seek_digits,
+            seek=seek_numeric(9),
         ),
         PatternRecognizer(
             "PASSPORT",
@@ -76,6 +76,7 @@ def national_id_recognizers() -> list[PatternRecognizer]:
             needs_context=True,
             context_score=0.8,
             gate=("passport", "travel document"),
+            reach=CONTEXT_REACH,
         ),
         PatternRecognizer(
             "US_DRIVER_LICENSE",
@@ -86,5 +87,6 @@ def national_id_recognizers() -> list[PatternRecognizer]:
             needs_context=True,
             context_score=0.8,
             gate=("licen", "dl"),
+            reach=CONTEXT_REACH,
         ),
     ]

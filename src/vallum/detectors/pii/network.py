@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from vallum.detectors.base import PatternRecognizer, context_pattern, seek_digits
+from vallum.detectors.base import PatternRecognizer, TextIndex, context_pattern
 
 __all__ = ["network_recognizers"]
 
@@ -14,6 +14,8 @@ _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w
 _MAC = re.compile(
     r"(?<![\w:\-])[0-9A-Fa-f]{2}([:\-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:\-])"
 )
+_MAC_CORE = re.compile(r"[:\-][0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}[:\-]")  # in every MAC
+_TWO_COLONS = re.compile(r":[0-9A-Fa-f]{0,4}:")  # in every IPv6 address
 _URL_CREDS = re.compile(r"\b[a-z][a-z0-9+.\-]{1,15}://[^\s:/@]{1,64}:([^\s/@]{1,128})@[^\s/]+")
 _IP_CONTEXT = context_pattern(["ip", "address", "host", "server", "client", "from", "addr"])
 _VERSION_CONTEXT = context_pattern(["version", "v", "release", "build", "ver"])
@@ -37,6 +39,17 @@ def _ipv6_valid(value: str) -> bool:
     return True
 
 
+def _seek_dotted(index: TextIndex) -> list[int]:
+    """Numbers with three dots ("10.0.0.1"): where an IPv4 address can begin."""
+    text = index.text
+    return [
+        start
+        for first, end in index.numbers
+        if end - first >= 7 and text.count(".", first, end) >= 3
+        for start in index.numeric_starts_in(first, end)
+    ]
+
+
 def network_recognizers() -> list[PatternRecognizer]:
     return [
         PatternRecognizer(
@@ -47,7 +60,7 @@ def network_recognizers() -> list[PatternRecognizer]:
             validator=_ipv4_valid,
             context=_IP_CONTEXT,
             veto=_VERSION_CONTEXT,
-            seek=seek_digits,
+            seek=_seek_dotted,
         ),
         PatternRecognizer(
             "IP_ADDRESS",
@@ -56,9 +69,9 @@ def network_recognizers() -> list[PatternRecognizer]:
             "pii.ipv6",
             validator=_ipv6_valid,
             context=_IP_CONTEXT,
-            around=(":",),
+            trigger=_TWO_COLONS,
         ),
-        PatternRecognizer("MAC_ADDRESS", _MAC, 0.8, "pii.mac", around=(":", "-")),
+        PatternRecognizer("MAC_ADDRESS", _MAC, 0.8, "pii.mac", trigger=_MAC_CORE),
         PatternRecognizer(
             "URL_CREDENTIALS", _URL_CREDS, 0.95, "pii.url_credentials", group=1, around=("://",)
         ),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import PatternRecognizer, context_pattern, literal_starts
+from vallum.detectors.base import (
+    CONTEXT_REACH,
+    PatternRecognizer,
+    Recognizer,
+    TokenGated,
+    context_pattern,
+    literal_starts,
+)
 
 __all__ = ["provider_recognizers"]
 
@@ -66,23 +73,28 @@ _PREFIXES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+_ALL_PREFIXES = sorted({p for ps in _PREFIXES.values() for p in ps}, key=len, reverse=True)
+
+
 def _mixed(value: str) -> bool:
     return any(c.isdigit() for c in value) and any(c.isupper() for c in value)
 
 
-def provider_recognizers() -> list[PatternRecognizer]:
+def provider_recognizers() -> list[Recognizer]:
+    """The provider formats (grouped behind one long-token gate) and the keys in context."""
     found = [
         PatternRecognizer(
             "API_KEY_SECRET",
             re.compile(_B + pattern + _E),
             0.95,
             f"secrets.{name}",
-            seek=literal_starts(*_PREFIXES[name]),
+            seek=literal_starts(*_PREFIXES[name], in_tokens=True),
         )
         for name, pattern in _KEYS
     ]
     return [
-        *found,
+        # every provider key is one token of 15+ characters that holds its prefix
+        TokenGated(tuple(found), re.compile("|".join(map(re.escape, _ALL_PREFIXES)))),
         PatternRecognizer(
             "PRIVATE_KEY", _PEM, 1.0, "secrets.private_key", seek=literal_starts("-----BEGIN ")
         ),
@@ -104,6 +116,7 @@ def provider_recognizers() -> list[PatternRecognizer]:
             needs_context=True,
             group=1,
             gate=("secret", "secretaccesskey"),
+            reach=CONTEXT_REACH,
         ),
         PatternRecognizer(
             "API_KEY_SECRET",
@@ -115,5 +128,6 @@ def provider_recognizers() -> list[PatternRecognizer]:
             context_score=0.85,
             group=1,
             gate=("azure", "ocp-apim-subscription-key", "api-key", "cognitive", "openai_api_key"),
+            reach=CONTEXT_REACH,
         ),
     ]

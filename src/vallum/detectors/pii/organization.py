@@ -1,0 +1,128 @@
+"""Organisations: capitalised runs ending in a company word, partnerships, and context.
+
+Like person names, decided per run of capitalised tokens with set lookups.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterator
+
+from vallum.detectors.base import Match, TextIndex, literal_starts
+from vallum.detectors.pii.lexicons import Lexicons
+from vallum.detectors.pii.people import ORG_WORDS, Word, run_words
+
+__all__ = ["OrganizationRecognizer"]
+
+# "Jones, Smith and Davis", "Smith & Partners": the joins a run may continue through.
+_PARTNER_JOIN = re.compile(r"(?:,[ \t]+|[ \t]+(?:and|&)[ \t]+)")
+_ABBREVIATED = frozenset({"inc", "ltd", "corp", "co", "bros", "assn"})
+_JOINS = frozenset({", ", " a", " &"})  # first two characters of a partnership join
+_ORG_CUES = ("work", "employ", "joined", "acquired", "subsidiary", "customer of", "vendor",
+             "company", "firm", "became", "agency")  # fmt: skip
+# Phrases right before a name that make it an employer or a company.
+_ORG_BEFORE = re.compile(
+    r"(?:work(?:s|ed|ing)? (?:for|at)|employed by|employer:?|joined|acquired by|"
+    r"subsidiary of|customer of|vendor|company|firm|became|later became|agency)\W{0,3}$"
+)
+
+
+def _cue_ends(index: TextIndex) -> list[int]:
+    """Where the employer cue words end (sorted); empty when the text has none."""
+    if len(index.lower) != len(index.text) or not index.has_any(_ORG_CUES):
+        return []
+    return sorted(pos + 4 for pos in literal_starts(*_ORG_CUES, lower=True)(index))
+
+
+def _cue_before(cue_ends: list[int], start: int) -> bool:
+    """A cue word ends within the 24 characters before ``start`` (roughly: the regex of
+    ``_employer`` decides)."""
+    i = bisect_left(cue_ends, start - 40)
+    return i < len(cue_ends) and cue_ends[i] <= start
+
+
+class OrganizationRecognizer:
+    """Company suffixes (Inc, GmbH, Bank …), last-name partnerships and employer phrases."""
+
+    kinds = frozenset({"ORGANIZATION"})
+
+    def __init__(self, lexicons: Lexicons) -> None:
+        self.lex = lexicons
+        self.suffixes = {s.lower().rstrip(".") for s in lexicons.company_suffixes} | ORG_WORDS
+        self.not_org = lexicons.common_words - ORG_WORDS
+
+    def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
+        index = index or TextIndex(text)
+        runs = index.cap_runs
+        cue_ends = _cue_ends(index)
+        skip_to = -1
+        for n, run in enumerate(runs):
+            if run[0] < skip_to:
+                continue
+            cue = bool(cue_ends) and _cue_before(cue_ends, run[0])
+            if not cue and not self._candidate(text, run):
+                continue
+            words = run_words(index, run)
+            while words and words[0][2].lower() in self.not_org:
+                words = words[1:]
+            if not words:
+                continue
+            found = self._suffixed(text, words) or self._partnership(text, runs, n, words)
+            if found is None and cue:
+                found = self._employer(text, words)
+            if found is not None:
+                skip_to = found.end
+                yield found
+
+    def _candidate(self, text: str, run: tuple[int, int]) -> bool:
+        """Cheap test before the word-by-word look: a company word last, or a surname
+        followed by a partnership join, or a hyphenated pair."""
+        chunk = text[run[0] : run[1]]
+        if chunk.isalpha():
+            return chunk in self.lex.last_names and text[run[1] : run[1] + 2] in _JOINS
+        last = chunk.rsplit(" ", 1)[-1]
+        return last.lower() in self.suffixes or ("-" in chunk and " " not in chunk)
+
+    def _suffixed(self, text: str, words: list[Word]) -> Match | None:
+        last = words[-1][2].lower()
+        if len(words) < 2 or last not in self.suffixes:
+            return None
+        end = words[-1][1]
+        if last in _ABBREVIATED and text[end : end + 1] == ".":
+            end += 1
+        return Match("ORGANIZATION", words[0][0], end, 0.8, "pii.org", "2")
+
+    def _partnership(
+        self, text: str, runs: list[tuple[int, int]], n: int, words: list[Word]
+    ) -> Match | None:
+        """Two or three surnames joined by ",", "and", "&" or a hyphen ("Weeks-Rivas")."""
+        names = [words[-1]]
+        if len(words) == 1 and "-" in words[0][2]:
+            parts = words[0][2].split("-")
+            if len(parts) == 2 and all(p in self.lex.last_names for p in parts):
+                return Match("ORGANIZATION", words[0][0], words[0][1], 0.8, "pii.org", "2")
+            return None
+        end = words[-1][1]
+        for start, stop in runs[n + 1 : n + 3]:
+            join = _PARTNER_JOIN.fullmatch(text, end, start)
+            if join is None or not text[start:stop].isalpha():
+                break
+            names.append((start, stop, text[start:stop]))
+            end = stop
+            if join.group().strip() in ("and", "&"):
+                break
+        if len(words) != 1 or len(names) < 2:
+            return None
+        if not all(name[2] in self.lex.last_names for name in names):
+            return None
+        return Match("ORGANIZATION", words[0][0], end, 0.8, "pii.org", "2")
+
+    def _employer(self, text: str, words: list[Word]) -> Match | None:
+        """ "works for Wolters Kluwer": a capitalised name that is not a person's."""
+        start = words[0][0]
+        if _ORG_BEFORE.search(text[max(0, start - 24) : start].lower()) is None:
+            return None
+        if len(words) > 4 or words[0][2] in self.lex.first_names:
+            return None
+        return Match("ORGANIZATION", start, words[-1][1], 0.6, "pii.org", "2")
