@@ -90,8 +90,19 @@ class CoalescingTransport:
 
 
 class VallumHttpProtocol(HttpToolsProtocol):
-    """uvicorn's ``httptools`` protocol on a ``CoalescingTransport``."""
+    """uvicorn's ``httptools`` protocol on a ``CoalescingTransport``.
+
+    A response's last write is flushed as soon as uvicorn marks the response complete, so
+    the client does not wait for the app's bookkeeping after it (``on_complete`` layers).
+    """
+
+    _coalescer: CoalescingTransport | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        wrapped = CoalescingTransport(transport, asyncio.get_running_loop())
-        super().connection_made(wrapped)  # type: ignore[arg-type]
+        self._coalescer = CoalescingTransport(transport, asyncio.get_running_loop())
+        super().connection_made(self._coalescer)  # type: ignore[arg-type]
+
+    def on_response_complete(self) -> None:
+        if self._coalescer is not None:
+            self._coalescer.flush()
+        super().on_response_complete()

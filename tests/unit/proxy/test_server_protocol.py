@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from typing import Any
 
 import pytest
@@ -138,6 +139,14 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"11")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+    if scope["path"] == "/slow-after":
+        # Bookkeeping after the response, in the same event-loop step: the client must
+        # already have the whole response (flushed when uvicorn completed it).
+        _SEEN.append(_RELEASED.wait(5))
+
+
+_RELEASED = threading.Event()
+_SEEN: list[bool] = []
 
 
 def _read_response(sock: socket.socket, end: bytes) -> bytes:
@@ -172,3 +181,16 @@ def test_json_and_stream_over_one_keep_alive_connection(server: Any) -> None:
         head, _, body = reply.partition(b"\r\n\r\n")
         assert b"transfer-encoding: chunked" in head
         assert body == b"9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n"
+
+
+def test_a_complete_response_leaves_before_the_apps_bookkeeping(server: Any) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /slow-after HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+        reply = _read_response(sock, b'{"ok":true}')
+        _RELEASED.set()
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    for _ in range(500):
+        if _SEEN:
+            break
+        threading.Event().wait(0.01)
+    assert _SEEN == [True]
