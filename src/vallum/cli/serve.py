@@ -89,6 +89,8 @@ def serve(config: GatewayConfig, *, config_path: str | None = None) -> None:
         if config_path is None:
             raise ConfigError("several workers need a config file (vallum serve --config FILE)")
         os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
+        if config.tls is not None:  # the single-worker path adds these in run_listeners
+            options.update(config.tls.uvicorn_options())
         uvicorn.run("vallum.cli.serve:app_factory", factory=True, workers=server.workers, **options)
         return
     from vallum.admin.server import run_listeners  # the proxy, plus the admin API if enabled

@@ -1,12 +1,16 @@
-"""mTLS identities: a client certificate forwarded by a trusted TLS-terminating proxy (Envoy XFCC).
+"""mTLS identities: a client certificate presented to Vallum's own TLS listener, or one
+forwarded by a trusted TLS-terminating proxy (Envoy XFCC).
 
 The ``x-forwarded-client-cert`` header is believed only from configured proxy addresses;
 from anyone else it is a forgery and the request is refused. The certificate maps to a
 principal by SPIFFE/URI SAN, DNS SAN, subject or SHA-256 fingerprint, as configured.
+A directly presented certificate (``Exchange.client_cert``) is one the handshake verified
+against ``tls.client_ca_file``; it is mapped by the same rules.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from typing import Literal
 
@@ -14,7 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vallum.identity.model import AuthMethod, Identity, PrincipalKind
 
-__all__ = ["CertPrincipal", "ForwardedCertConfig", "identity_from_forwarded_cert", "parse_xfcc"]
+__all__ = [
+    "CertPrincipal",
+    "ForwardedCertConfig",
+    "cert_names",
+    "identity_from_client_cert",
+    "identity_from_forwarded_cert",
+    "identity_from_mtls",
+    "parse_xfcc",
+]
 
 _MAX_HEADER = 16_384
 
@@ -38,7 +50,9 @@ class CertPrincipal(_Strict):
 
 class ForwardedCertConfig(_Strict):
     trusted_proxies: tuple[str, ...] = Field(
-        min_length=1, max_length=64, description="CIDRs of the proxies that may forward certs."
+        (),
+        max_length=64,
+        description="CIDRs of the proxies that may forward certs (empty: direct certs only).",
     )
     header: str = Field("x-forwarded-client-cert", max_length=64, description="Header name.")
     principals: tuple[CertPrincipal, ...] = Field(
@@ -109,10 +123,64 @@ def identity_from_forwarded_cert(
     if not elements:
         return None, "malformed_cert_header"
     names = _candidates(elements[-1])  # the element the nearest (trusted) proxy added
+    fingerprint = next(iter(elements[-1].get("hash", [""])))[:64]
+    return _identity(config, names, fingerprint)
+
+
+def cert_names(der: bytes) -> set[str] | None:
+    """Match candidates of a DER certificate: ``uri:``/``dns:`` SANs, ``subject:`` (RFC 4514)
+    and ``sha256:`` fingerprint; None when the bytes are not a certificate."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        subject = cert.subject.rfc4514_string()
+    except ValueError:
+        return None
+    names = {f"sha256:{hashlib.sha256(der).hexdigest()}", f"subject:{subject}"}
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return names
+    names |= {f"uri:{v}" for v in san.get_values_for_type(x509.UniformResourceIdentifier)}
+    names |= {f"dns:{v}" for v in san.get_values_for_type(x509.DNSName)}
+    return names
+
+
+def identity_from_client_cert(
+    config: ForwardedCertConfig, der: bytes, names: set[str] | None = None
+) -> tuple[Identity | None, str]:
+    """The identity of a certificate verified by Vallum's handshake, or None and a reason
+    (``malformed_cert``, ``unknown_cert``). ``names`` may be passed from a cache."""
+    if names is None:
+        names = cert_names(der)
+    if names is None:
+        return None, "malformed_cert"
+    return _identity(config, names, hashlib.sha256(der).hexdigest())
+
+
+def identity_from_mtls(
+    config: ForwardedCertConfig,
+    headers: dict[str, str],
+    client_ip: str,
+    client_cert: bytes | None,
+    names: set[str] | None = None,
+) -> tuple[Identity | None, str]:
+    """Either certificate: a forwarded one when a trusted proxy sent the header, else the one
+    our handshake verified (a forwarded header from anyone else is then ignored), else the
+    forwarded-header rules (``absent``, or a forgery refused as ``untrusted_proxy``)."""
+    forwarded = config.header in headers and _trusted(config, client_ip)
+    if client_cert is not None and not forwarded:
+        return identity_from_client_cert(config, client_cert, names)
+    return identity_from_forwarded_cert(config, headers, client_ip)
+
+
+def _identity(
+    config: ForwardedCertConfig, names: set[str], fingerprint: str
+) -> tuple[Identity | None, str]:
     for entry in config.principals:
         match = entry.match.lower() if entry.match.startswith("sha256:") else entry.match
         if match in names:
-            fingerprint = next(iter(elements[-1].get("hash", [""])))[:64]
             return (
                 Identity(
                     principal_id=entry.principal,

@@ -18,7 +18,7 @@ from vallum.errors import StorageError
 from vallum.identity.jwt import IssuerConfig, JwtVerifier, looks_like_jwt
 from vallum.identity.keys import KEY_PREFIX, KeyHasher, parse_key
 from vallum.identity.model import AuthMethod, Identity, PrincipalKind
-from vallum.identity.mtls import ForwardedCertConfig, identity_from_forwarded_cert
+from vallum.identity.mtls import ForwardedCertConfig, cert_names, identity_from_mtls
 from vallum.identity.records import KeyRecord
 from vallum.pipeline.exchange import Exchange, Finding
 from vallum.pipeline.layer import Deny, Layer, LayerConfig, LayerContext, ResponseMode
@@ -51,7 +51,9 @@ class AuthnConfig(LayerConfig):
         (), max_length=32, description="Trusted JWT issuers (method 'jwt')."
     )
     mtls: ForwardedCertConfig | None = Field(
-        None, description="Client certificates forwarded by trusted proxies (method 'mtls')."
+        None,
+        description="Certificate → principal mapping (method 'mtls'): certificates verified by "
+        "Vallum's own TLS listener, or forwarded by trusted proxies.",
     )
     failure_window: float = Field(
         300.0, gt=0, le=86400, description="Window of the failed-authentication counters, s."
@@ -86,6 +88,7 @@ class Authn(Layer[AuthnConfig]):
         super().__init__(config, context)
         self._networks: dict[tuple[str, ...], list[Any]] = {}
         self._identities: dict[str, tuple[int, KeyRecord, Identity]] = {}
+        self._cert_names: dict[bytes, set[str] | None] = {}
         self._jwt: JwtVerifier | None = None
         if "jwt" in config.methods:
             self._jwt = JwtVerifier(list(config.issuers), self._fetch, context.clock)
@@ -133,12 +136,21 @@ class Authn(Layer[AuthnConfig]):
                 identity, reason = await self._jwt.verify(credential)
                 return identity, reason, None
             if method == "mtls" and self.config.mtls is not None:
-                identity, reason = identity_from_forwarded_cert(
-                    self.config.mtls, exchange.headers, exchange.client_ip
-                )
+                identity, reason = self._mtls(self.config.mtls, exchange)
                 if identity is not None or reason != "absent":
                     return identity, reason, None
         return None, "no_credential" if credential is None else "unrecognised_credential", None
+
+    def _mtls(self, config: ForwardedCertConfig, exchange: Exchange) -> tuple[Identity | None, str]:
+        der = exchange.client_cert
+        names = None
+        if der is not None:
+            if der not in self._cert_names:
+                if len(self._cert_names) > 10_000:
+                    self._cert_names.clear()
+                self._cert_names[der] = cert_names(der)
+            names = self._cert_names[der]
+        return identity_from_mtls(config, exchange.headers, exchange.client_ip, der, names)
 
     def _api_key(
         self, exchange: Exchange, credential: str

@@ -126,6 +126,8 @@ class Exchange:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     # placeholder -> original value, for this request only (input_guard pseudonymisation)
     pseudonyms: dict[str, str] = field(default_factory=dict)
+    # DER of the client certificate verified by Vallum's own TLS handshake (never a header)
+    client_cert: bytes | None = None
 
     def add_finding(self, finding: Finding) -> None:
         self.findings.append(finding)

@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import os
 import re
+import ssl
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +114,7 @@ class GatewayApp:
             started=self.gateway.clock.monotonic(),
             wire=spec.wire if spec else WireFormat.OPENAI,
             endpoint=spec.endpoint if spec else None,
+            client_cert=_verified_client_cert(scope),
         )
         responder = Responder(send, exchange)
         try:
@@ -229,6 +231,22 @@ class GatewayApp:
                 except ValueError:
                     return peer
         return peer
+
+
+def _verified_client_cert(scope: Scope) -> bytes | None:
+    """DER of the client certificate our TLS handshake verified (ASGI TLS extension), or None.
+
+    Filled by ``server_protocol.VallumHttpProtocol`` only; never taken from a header.
+    """
+    extensions = scope.get("extensions")
+    tls = extensions.get("tls") if extensions else None
+    chain = tls.get("client_cert_chain") if tls else None
+    if not chain:
+        return None
+    try:
+        return ssl.PEM_cert_to_DER_cert(chain[0])
+    except (ValueError, TypeError):
+        return None
 
 
 def _headers(scope: Scope) -> tuple[dict[str, str], int]:

@@ -8,18 +8,24 @@ the body. ``CoalescingTransport`` keeps what one step of the event loop writes a
 sends it as one ``write()`` at the next iteration (``call_soon``), or at once when it
 passes ``FLUSH_BYTES`` or the transport is closed. Nothing waits on a timer: the bytes
 leave before the loop polls for I/O again. Measured in docs/performance.md.
+
+On a TLS connection ``VallumHttpProtocol`` also puts the handshake's verified client
+certificate into each request's scope, in the ASGI TLS extension's shape
+(``scope["extensions"]["tls"]``), which uvicorn itself does not fill.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["FLUSH_BYTES", "CoalescingTransport", "VallumHttpProtocol"]
+__all__ = ["FLUSH_BYTES", "CoalescingTransport", "VallumHttpProtocol", "tls_extension"]
 
 FLUSH_BYTES = 64 * 1024
+_TLS_VERSIONS = {"TLSv1": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 
 
 class CoalescingTransport:
@@ -89,6 +95,32 @@ class CoalescingTransport:
         return getattr(self.transport, name)
 
 
+def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any] | None:
+    """The ASGI TLS extension for a completed handshake; None when not TLS.
+
+    ``client_cert_chain`` holds the peer certificate (PEM) only when the server context
+    asked for one and verified it (``CERT_REQUIRED``/``CERT_OPTIONAL``: a certificate that
+    does not chain to ``ssl_ca_certs`` fails the handshake); otherwise it is empty.
+    Python exposes only the leaf of the verified chain, so the chain has one entry.
+    """
+    if ssl_object is None:
+        return None
+    chain: list[str] = []
+    if ssl_object.context.verify_mode in (ssl.CERT_REQUIRED, ssl.CERT_OPTIONAL):
+        der = ssl_object.getpeercert(binary_form=True)
+        if der:
+            chain.append(ssl.DER_cert_to_PEM_cert(der))
+    version = ssl_object.version()
+    return {
+        "server_cert": None,
+        "client_cert_chain": chain,
+        "client_cert_name": None,
+        "client_cert_error": None,
+        "tls_version": _TLS_VERSIONS.get(version) if version else None,
+        "cipher_suite": None,
+    }
+
+
 class VallumHttpProtocol(HttpToolsProtocol):
     """uvicorn's ``httptools`` protocol on a ``CoalescingTransport``.
 
@@ -97,10 +129,20 @@ class VallumHttpProtocol(HttpToolsProtocol):
     """
 
     _coalescer: CoalescingTransport | None = None
+    _tls: dict[str, Any] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # the handshake is complete before connection_made: one certificate per connection
+        self._tls = tls_extension(transport.get_extra_info("ssl_object"))
         self._coalescer = CoalescingTransport(transport, asyncio.get_running_loop())
         super().connection_made(self._coalescer)  # type: ignore[arg-type]
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._tls is not None:  # a fresh copy per request: the app may not alter the next
+            tls: dict[object, object] = dict(self._tls.items())
+            tls["client_cert_chain"] = list(self._tls["client_cert_chain"])
+            self.scope["extensions"] = {"tls": tls}
 
     def on_response_complete(self) -> None:
         if self._coalescer is not None:
