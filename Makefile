@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 LINT_PATHS := src tests $(wildcard bench)
 
-.PHONY: run test lint bench fmt clean
+.PHONY: run test lint bench fmt clean train
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format $(LINT_PATHS)
 	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
+
+train: $(STAMP)
+	$(PY) -m pip install -q -e '.[train]'
+	$(PY) scripts/train_injection.py $(ARGS)
+	$(PY) scripts/train_content.py $(ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/gateway_bench.py $(ARGS)

@@ -9,9 +9,10 @@ from typing import Any
 from vallum.clock import Clock, SystemClock
 from vallum.config.loader import validate_layers
 from vallum.config.models import GatewayConfig
+from vallum.errors import ConfigError
 from vallum.identity.service import IdentityService, open_identity
 from vallum.identity.service import wanted as identity_wanted
-from vallum.layers import layer_types
+from vallum.layers import layer_class
 from vallum.pipeline.chain import Pipeline
 from vallum.pipeline.layer import Layer, LayerContext
 from vallum.proxy.health import HealthChecker
@@ -37,10 +38,11 @@ class Gateway:
         self.router = ModelRouter(config, self.client, self.clock)
         self.health = HealthChecker(config, self.router)
         context = LayerContext(clock=self.clock, gateway=self)
-        known = layer_types()
         layers: list[Layer[Any]] = []
         for layer_config in validate_layers(config.layers, source="layers"):
-            cls = known[layer_config.type]  # type: ignore[attr-defined]
+            cls = layer_class(layer_config.type)  # type: ignore[attr-defined]
+            if cls is None:  # validate_layers has refused unknown names already
+                raise ConfigError(f"unknown layer {layer_config.type!r}")  # type: ignore[attr-defined]
             layers.append(cls(layer_config, context))
         self.pipeline = Pipeline(layers, self.clock)
         self._storage: Storage | None = None

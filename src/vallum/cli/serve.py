@@ -44,6 +44,7 @@ def demo_config(port: int = 8080, host: str = "127.0.0.1") -> GatewayConfig:
                     ],
                 },
                 {"type": "validate"},
+                {"type": "input_guard"},  # injection, content policy, secrets and PII in prompts
                 {"type": "output_filter"},  # redacts PII and secrets in replies, streamed or not
                 {  # durable audit trail in SQLite under .vallum/, checkpoints signed
                     "type": "audit",

@@ -79,18 +79,16 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>") -> Gateway
 
 def validate_layers(layers: Sequence[Mapping[str, Any]], *, source: str) -> list[BaseModel]:
     """Validate each layer entry against its own Config model (chosen by ``type``)."""
-    from vallum.layers import layer_types
+    from vallum.layers import layer_class, layer_names
 
-    known = layer_types()
     configs: list[BaseModel] = []
     problems: list[str] = []
     for index, entry in enumerate(layers):
         kind = entry.get("type")
-        cls = known.get(kind) if isinstance(kind, str) else None
+        cls = layer_class(kind) if isinstance(kind, str) else None
         if cls is None:
-            problems.append(
-                f"layers[{index}].type: unknown layer {kind!r}; known: {', '.join(sorted(known))}"
-            )
+            known = ", ".join(sorted(layer_names()))
+            problems.append(f"layers[{index}].type: unknown layer {kind!r}; known: {known}")
             continue
         try:
             configs.append(cls.Config.model_validate(entry))

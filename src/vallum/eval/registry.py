@@ -37,6 +37,18 @@ def _secrets() -> DetectFn:
     return SecretDetector().detect
 
 
+def _injection() -> DetectFn:
+    from vallum.detectors.injection import eval_detect
+
+    return eval_detect()
+
+
+def _content() -> DetectFn:
+    from vallum.detectors.content import eval_detect
+
+    return eval_detect()
+
+
 def _pii_kinds() -> frozenset[str]:
     from vallum.detectors.pii import PII_KINDS
 
@@ -48,5 +60,7 @@ def eval_detectors() -> dict[str, EvalDetector]:
     detectors = [
         EvalDetector("pii", "spans", _pii, _pii_kinds()),
         EvalDetector("secrets", "spans", _secrets, frozenset({"API_KEY_SECRET"})),
+        EvalDetector("injection", "label", _injection),
+        EvalDetector("content", "label", _content),
     ]
     return {d.name: d for d in detectors}

@@ -1,0 +1,131 @@
+"""The injection cascade: normalize, rules, then the model; thresholds by trust level."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vallum.detectors.base import Match
+from vallum.detectors.injection.ngram import NgramModel
+from vallum.detectors.injection.rules import RuleHit, match_rules
+from vallum.detectors.normalize import Evasion, Normalized, Normalizer
+
+__all__ = ["InjectionConfig", "InjectionDetector", "InjectionResult", "Trust", "eval_detect"]
+
+_MODEL_PACKAGE = "vallum.detectors.injection.model"
+_MODEL_FILE = "injection.npz"
+_RULES_VERSION = "rules-2"
+# Hiding words is itself suspicious: these evasions add to the score (encodings do not:
+# base64 and hex are everywhere in ordinary documents; what they decode to is scanned).
+_EVASION_WEIGHT = {"tag_characters": 0.6, "homoglyph": 0.3, "bidi_control": 0.2, "zero_width": 0.2}
+
+
+class Trust(StrEnum):
+    """How far a text is trusted: decides whether and how strictly it is checked."""
+
+    TRUSTED = "trusted"  # system / developer prompts: never flagged
+    USER = "user"  # user turns
+    UNTRUSTED = "untrusted"  # documents, tool results, retrieved content
+
+
+class InjectionConfig(BaseModel):
+    """Tiers and thresholds of the injection detector."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: bool = Field(True, description="Run the fast rule tier.")
+    model: bool = Field(True, description="Run the shipped n-gram model tier.")
+    user_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Score at or above which a user turn is an injection "
+        "(default: the threshold shipped with the model, chosen for ≤ 1% false positives).",
+    )
+    untrusted_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="The same for documents and tool results."
+    )
+    max_chars: int = Field(
+        2_000_000, ge=1, le=100_000_000, description="Characters scanned per text; the rest is cut."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionResult:
+    """The verdict on one text."""
+
+    flagged: bool
+    score: float
+    families: tuple[str, ...]
+    model_score: float
+    evasions: tuple[Evasion, ...]
+    span: tuple[int, int] | None  # in the normalized text, of the first rule hit
+
+
+_CLEAN = InjectionResult(False, 0.0, (), 0.0, (), None)
+
+
+class InjectionDetector:
+    """Scores texts for prompt injection; built once, used from many threads."""
+
+    name = "injection"
+
+    def __init__(
+        self, config: InjectionConfig | None = None, normalizer: Normalizer | None = None
+    ) -> None:
+        self.config = config or InjectionConfig()
+        self.normalizer = normalizer or Normalizer()
+        self.model = NgramModel.load(_MODEL_PACKAGE, _MODEL_FILE) if self.config.model else None
+        version = self.model.version if self.model is not None else "no-model"
+        self.version = f"{_RULES_VERSION}+{version}"
+
+    def threshold(self, trust: Trust) -> float:
+        shipped = self.model.thresholds if self.model is not None else {}
+        if trust is Trust.UNTRUSTED:
+            return self.config.untrusted_threshold or shipped.get("doc", 0.5)
+        return self.config.user_threshold or shipped.get("chat", 0.5)
+
+    def detect(self, text: str, trust: Trust = Trust.USER) -> InjectionResult:
+        if trust is Trust.TRUSTED or not text.strip():
+            return _CLEAN
+        normalized = self.normalizer.normalize(text[: self.config.max_chars])
+        return self.score(normalized, trust)
+
+    def score(self, normalized: Normalized, trust: Trust = Trust.USER) -> InjectionResult:
+        """Score an already-normalized text (the input guard normalizes once per part).
+
+        A rule hit flags on its own (the rules are precise: their false-positive rate is
+        part of the budget the thresholds were chosen for); otherwise the model score,
+        raised by hiding tricks found by the normalizer, is compared with the threshold of
+        the trust level.
+        """
+        if trust is Trust.TRUSTED:
+            return _CLEAN
+        scan = normalized.scan_text
+        hits: list[RuleHit] = match_rules(scan) if self.config.rules else []
+        model_score = self.model.max_score(scan) if self.model is not None else 0.0
+        evasion = min(1.0, sum(_EVASION_WEIGHT.get(e.kind, 0.0) for e in normalized.evasions))
+        boosted = model_score + evasion * (1.0 - model_score)
+        rule_score = max((hit.score for hit in hits), default=0.0)
+        flagged = bool(hits) or boosted >= self.threshold(trust)
+        families = tuple(sorted({hit.family for hit in hits}))
+        span = (hits[0].start, hits[0].end) if hits else None
+        score = max(rule_score, boosted)
+        return InjectionResult(flagged, score, families, model_score, normalized.evasions, span)
+
+
+def eval_detect(trust: Trust = Trust.USER) -> Callable[[str], list[Match]]:
+    """A ``vallum eval`` detector: one whole-text match when the text is flagged."""
+    detector = InjectionDetector()
+
+    def detect(text: str) -> list[Match]:
+        result = detector.detect(text, trust)
+        if not result.flagged:
+            return []
+        kind = "+".join(result.families) or "model"
+        return [Match(kind, 0, len(text), result.score, detector.name, detector.version)]
+
+    return detect

@@ -1,0 +1,239 @@
+"""The fast tier: regular expressions for well-known injection and jailbreak shapes.
+
+Each rule names a family and a score. Patterns run on normalized, lower-cased text and
+are written for the *shape* of an attack (a verb of overriding + an object that is the
+model's instructions), not for one template's wording.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["RULES", "Rule", "RuleHit", "match_rules"]
+
+_OVERRIDE_VERB = (
+    r"(?:ignore|ignoring|disregard|forget|neglect|pay no attention to|do not follow"
+    r"|don'?t follow|stop following|no longer follow)"
+)
+_WEAK_VERB = r"(?:override|bypass|skip|drop|abandon|discard|set aside|circumvent|throw out)"
+_OWN = r"(?:previous|prior|above|earlier|preceding|initial|original|system|safety|your|all)"
+_PRIOR = (
+    r"(?:previous|prior|above|earlier|preceding|foregoing|initial|original|old|former|system"
+    r"|all|any|every|your|the|these|those|my)"
+)
+_INSTRUCTIONS = (
+    r"(?:instructions?|prompts?|rules|directives?|guidelines|guidance|context|commands?|orders"
+    r"|programming|restrictions|constraints|polic(?:y|ies)|training|filters?)"
+)
+
+
+_BEFORE, _AFTER = 120, 520  # the widest pattern spans less than this around its trigger
+_MAX_TRIES = 256  # per trigger: bounds the work on adversarially repetitive text
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One pattern of one attack family."""
+
+    family: str
+    pattern: re.Pattern[str]
+    score: float
+    triggers: tuple[str, ...]  # substrings one of which must occur: a cheap pre-filter
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    family: str
+    score: float
+    start: int
+    end: int
+
+
+def _rule(family: str, score: float, pattern: str, triggers: str) -> Rule:
+    return Rule(family, re.compile(pattern, re.DOTALL), score, tuple(triggers.split("|")))
+
+
+RULES: tuple[Rule, ...] = (
+    _rule(
+        "instruction_override",
+        0.95,
+        rf"\b{_OVERRIDE_VERB}\b[^.\n]{{0,40}}?\b{_PRIOR}\b[^.\n]{{0,30}}?\b{_INSTRUCTIONS}\b",
+        "ignor|disregard|forget|neglect|attention|follow",
+    ),
+    _rule(
+        "instruction_override",
+        0.9,
+        rf"\b{_WEAK_VERB} (?:all |any )?(?:of )?(?:your |the )?{_OWN}\s+"
+        rf"(?:\w+\s+)?{_INSTRUCTIONS}\b",
+        "overrid|bypass|skip|drop|abandon|discard|aside|circumvent|throw out",
+    ),
+    _rule(
+        "instruction_override",
+        0.9,
+        r"\b(?:new|updated|real|actual|true|revised) (?:system )?(?:instructions?|rules"
+        r"|task)\s*[:\-]",
+        "new |updated |real |actual |true |revised ",
+    ),
+    _rule(
+        "instruction_override",
+        0.85,
+        r"\bfrom now on,? you (?:are|will (?:be|act|respond|answer|only|always|never|ignore)"
+        r"|must (?:act|respond|answer|ignore)|'re|act|respond|answer)\b"
+        r"|\bfrom now on,? (?:ignore|disregard)\b",
+        "from now on",
+    ),
+    _rule(
+        "instruction_override",
+        0.9,
+        r"(?:ignor|oubli|olvid|dimentic|esque[cç]|vergiss|vergessen|missacht|игнор|забуд|забыть|忽略|无视"
+        r"|無視|忘れ)[^.\n]{0,40}?(?:instructions|instrucciones|istruzioni|instruç[õo]es|anweisungen"
+        r"|инструкци|указани|指令|指示|命令)",
+        "ignor|oubli|olvid|dimentic|esque|vergiss|vergessen|missacht|игнор|забуд|забыть|忽略|无视|無視|忘れ",
+    ),
+    _rule(
+        "payload_splitting",
+        0.85,
+        r"\b[a-z]\w{0,3}\s*=\s*[a-z]\w{0,3}\s*\+\s*[a-z]\w{0,3}\s*\+\s*[a-z]\w{0,3}\b[^\n]{0,80}?"
+        r"\b(?:print|write|answer|respond|return|output|execute|follow|do)\b"
+        r"|\b(?:assume|suppose|imagine) (?:we have|there are) (?:two|three|four|\d) strings\b",
+        "+|strings",
+    ),
+    _rule(
+        "role_hijack",
+        0.9,
+        r"\byou are (?:now|no longer) (?:an? |the )?(?:ai|assistant|chatbot|language model"
+        r"|bound|restricted|limited|chatgpt|gpt|claude|llama|dan|free|unfiltered|unrestricted|evil"
+        r"|jailbroken)\b",
+        "you are now|you are no longer",
+    ),
+    _rule(
+        "role_hijack",
+        0.9,
+        r"\b(?:act|behave|respond|answer|pretend|roleplay) (?:as|like|to be)\b[^.\n]{0,60}?"
+        r"\b(?:unfiltered|uncensored|unrestricted|amoral|unethical|evil|jailbroken|rogue"
+        r"|without (?:any )?(?:restrictions|limits|filters|rules|morals|ethics))",
+        "act |behave|respond|answer|pretend|roleplay",
+    ),
+    _rule(
+        "role_hijack",
+        0.9,
+        r"\b(?:no|without|free (?:of|from)|not bound by|ignores?|lacks?|(?:doesn'?t|does not|don'?t"
+        r"|do not) (?:have|follow|care about)) (?:any )?"
+        r"(?:ethical|moral|content|safety|openai'?s?|anthropic'?s?)[^.\n]{0,25}?"
+        r"(?:guidelines|restrictions|filters?|polic(?:y|ies)|boundaries|principles|limitations|constraints)",
+        "ethic|moral|content|safety|openai|anthropic",
+    ),
+    _rule(
+        "system_prompt_extraction",
+        0.9,
+        r"\b(?:reveal|show|print|repeat|output|display|tell|give|leak|dump|share|reproduce|recite"
+        r"|spell out|write out|translate|what (?:is|are|was|were))\b[^.\n?]{0,40}?\b(?:your"
+        r"|the|my)\s+"
+        r"(?:system|initial|original|hidden|secret|internal|developer|preceding|exact)\s+"
+        r"(?:prompt|instructions?|message|rules|configuration|directives?)",
+        "system|initial|original|hidden|secret|internal|developer|preceding|exact",
+    ),
+    _rule(
+        "system_prompt_extraction",
+        0.85,
+        r"\b(?:repeat|print|output|copy|echo)\b[^.\n]{0,30}?\b(?:words|text|everything|all|lines?)"
+        r"\s+(?:above|before|prior)\b|\bwhat (?:was|is) written (?:above|at the (?:top|beginning))",
+        "above|before|prior|written",
+    ),
+    _rule(
+        "delimiter_injection",
+        0.95,
+        r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>"
+        r"|\[/?inst\]|<</?sys>>|<\s*/?\s*(?:system|sys_prompt)\s*>",
+        "<|[",
+    ),
+    _rule(
+        "delimiter_injection",
+        0.85,
+        r"(?:^|\n)\s*(?:#{2,}|={3,}|-{3,}|\*{3})\s*(?:(?:system|admin|developer)\s*"
+        r"(?:prompt|message|instructions?|override|mode)|new instructions?"
+        r"|end of (?:user )?(?:input|document|context|prompt))\b",
+        "##|===|---|***",
+    ),
+    _rule(
+        "fake_turn",
+        0.8,
+        r"(?:^|\n)\s*(?:system|assistant|developer)\s*(?:message|prompt|override|note)?\s*:\s*"
+        r"[^\n]{0,80}?\b(?:ignore|override|must|now|new|instead|reveal|disregard)\b",
+        "system|assistant|developer",
+    ),
+    _rule(
+        "jailbreak_persona",
+        0.95,
+        r"\bdo anything now\b|\bdeveloper mode\b|\bjailbr(?:eak|oken)\b|\bdan mode\b"
+        r"|\bopposite mode\b|\bgod mode\b|\bunfiltered (?:ai|response|mode)\b",
+        "anything now|developer mode|jailbr|dan mode|opposite mode|god mode|unfiltered",
+    ),
+    _rule(
+        "jailbreak_persona",
+        0.85,
+        r"\b(?:never|not|won'?t|doesn'?t|will not|does not|cannot) (?:refuse|decline|say no"
+        r"|apologi[sz]e)\b|\bwithout (?:any )?(?:censorship|filtering|refusals?)\b",
+        "refuse|decline|say no|apologi|censor|filtering|refusal",
+    ),
+    _rule(
+        "payload_splitting",
+        0.8,
+        r"\b(?:concatenate|combine|join) (?:the |these )?(?:strings|parts|pieces|fragments"
+        r"|variables|letters)\b[^.\n]{0,80}?\b(?:answer|respond|follow|execute|do what)",
+        "concatenat|combine|join",
+    ),
+    _rule(
+        "exfiltration",
+        0.95,
+        r"!\[[^\]\n]{0,100}\]\(\s*https?://[^)\s]{0,200}[?&][^)\s]{0,50}="
+        r"[^)\s]{0,20}(?:\{|\[|<|\$|%7b|%5b|%3c)",
+        "![",
+    ),
+    _rule(
+        "exfiltration",
+        0.9,
+        r"\b(?:append|include|attach|encode|insert|embed)\b[^.\n]{0,60}?\b(?:conversation"
+        r"|chat history"
+        r"|previous messages|user'?s? (?:data|messages?|email|password)|api key|secret"
+        r"|credentials?|system prompt)\b[^.\n]{0,60}?\b(?:url|link|image|query string|parameter)",
+        "append|include|attach|encode|insert|embed",
+    ),
+    _rule(
+        "exfiltration",
+        0.85,
+        r"\b(?:send|forward|email|post|upload|transfer|exfiltrate)\b[^.\n]{0,50}?\b(?:all|every|the)"
+        r"\b[^.\n]{0,30}?\b(?:emails?|files?|passwords?|credentials|contacts|conversation|data)\b"
+        r"[^.\n]{0,40}?\b(?:to|at)\s+(?:https?://|[\w.+-]+@[\w-]+\.)",
+        "send|forward|email|post|upload|transfer|exfiltrat",
+    ),
+)
+
+
+def match_rules(text: str) -> list[RuleHit]:
+    """Every rule that matches ``text`` (already normalized), first match per rule."""
+    lowered = text.lower()
+    first: dict[str, int] = {}  # trigger -> first position (-1: absent), shared by rules
+    hits: list[RuleHit] = []
+    for rule in RULES:
+        match = _search(rule, lowered, first)
+        if match is not None:
+            hits.append(RuleHit(rule.family, rule.score, match.start(), match.end()))
+    return hits
+
+
+def _search(rule: Rule, text: str, first: dict[str, int]) -> re.Match[str] | None:
+    """Run the pattern only around occurrences of its triggers: linear time on long texts."""
+    for trigger in rule.triggers:
+        position = first.get(trigger)
+        if position is None:
+            position = first[trigger] = text.find(trigger)
+        tries = 0
+        while position >= 0 and tries < _MAX_TRIES:
+            match = rule.pattern.search(text, max(0, position - _BEFORE), position + _AFTER)
+            if match is not None:
+                return match
+            position = text.find(trigger, position + _AFTER - _BEFORE)
+            tries += 1
+    return None
