@@ -159,3 +159,80 @@ def test_redis_stopped_mid_test_and_recovery(
             assert recovered.headers["x-ratelimit-remaining-requests"] == "98"  # never per-instance
     finally:
         proxy.stop()
+
+
+# --- streams: usage asked for and hidden, or counted from the streamed text ---
+
+STREAM_TEXT = "one two three four five six seven eight nine ten"
+
+
+def _start_with_layer(
+    upstream_url: str, layer: dict[str, Any], servers: list[ServerThread]
+) -> tuple[ServerThread, Any]:
+    config = gateway_config(upstream_url, layers=[{"tokenizer": "estimate", **layer}])
+    gateway = Gateway(build_config(config))
+    servers.append(server := ServerThread(GatewayApp(gateway)).__enter__())
+    return server, next(lay for lay in gateway.pipeline.layers if lay.name == "ratelimit")
+
+
+def _settled(ratelimit: Any) -> None:
+    """Settling runs after the last byte reached the client: wait until it has run."""
+    deadline = time.monotonic() + 5
+    while ratelimit._pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not ratelimit._pending
+
+
+def _remaining_tokens(headers: Any) -> int:
+    return int(headers["x-ratelimit-remaining-tokens"])
+
+
+STREAM_CHAT = {**CHAT, "messages": [{"role": "user", "content": STREAM_TEXT}], "max_tokens": 500}
+
+
+def test_stream_usage_is_hidden_from_the_client_and_settles_to_real_usage(
+    upstream: ServerThread, servers: list[ServerThread]
+) -> None:
+    limit = 100_000
+    layer = {
+        "type": "ratelimit",
+        "stream_usage": True,
+        "limits": [{"scope": "ip", "tokens_per_minute": limit}],
+    }
+    gw, ratelimit = _start_with_layer(upstream.url, layer, servers)
+    sdk = client(gw)
+    raw = sdk.chat.completions.with_raw_response.create(**STREAM_CHAT, stream=True)
+    reserved = limit - _remaining_tokens(raw.headers)
+    chunks = list(raw.parse())
+    assert chunks and all(c.usage is None and c.choices for c in chunks)  # no usage chunk
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == STREAM_TEXT
+    _settled(ratelimit)
+    # the same call, unstreamed: its usage is what the upstream counted for the stream too
+    second = sdk.chat.completions.with_raw_response.create(**STREAM_CHAT)
+    usage = second.parse().usage
+    assert usage is not None
+    charged_first = limit - _remaining_tokens(second.headers) - reserved
+    assert charged_first == usage.total_tokens < reserved  # settled, not the reservation
+
+
+def test_stream_without_usage_settles_from_the_counted_text(
+    upstream: ServerThread, servers: list[ServerThread]
+) -> None:
+    limit = 100_000
+    layer = {"type": "ratelimit", "limits": [{"scope": "ip", "tokens_per_minute": limit}]}
+    gw, ratelimit = _start_with_layer(upstream.url, layer, servers)
+    sdk = client(gw)
+    raw = sdk.chat.completions.with_raw_response.create(**STREAM_CHAT, stream=True)
+    reserved = limit - _remaining_tokens(raw.headers)
+    prompt_estimate = reserved - STREAM_CHAT["max_tokens"]
+    chunks = list(raw.parse())
+    assert all(c.usage is None for c in chunks)  # the upstream was not asked for usage
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == STREAM_TEXT
+    _settled(ratelimit)
+    second = sdk.chat.completions.with_raw_response.create(**STREAM_CHAT, stream=True)
+    list(second.parse())
+    charged_first = limit - _remaining_tokens(second.headers) - reserved
+    # ceil(utf-8 bytes / 4): the documented estimate for a non-OpenAI model name
+    assert charged_first == prompt_estimate + -(-len(text.encode()) // 4)

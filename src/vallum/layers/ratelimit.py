@@ -23,7 +23,7 @@ from vallum.ratelimit.costs import Estimate, Price, PriceTable, actual_usage, ou
 from vallum.ratelimit.headers import rate_headers, refusal
 from vallum.ratelimit.resolve import Plan, Resolver, Rule
 from vallum.ratelimit.spec import Charge, Limit, Measure, Quota
-from vallum.ratelimit.tokens import TokenCounter
+from vallum.ratelimit.tokens import TokenCounter, estimate_tokens
 
 __all__ = ["Ratelimit", "RatelimitConfig"]
 
@@ -189,6 +189,8 @@ class Ratelimit(Layer[RatelimitConfig]):
         exchange.response_headers.extend(rate_headers(charges, verdict.states, exchange.wire, now))
         if self.config.stream_usage:
             _ask_stream_usage(exchange)
+        if plan.needs_tokens and _may_lack_usage(exchange):
+            exchange.count_stream_text = True
         return None
 
     def _unavailable(self, exchange: Exchange) -> Deny | None:
@@ -225,7 +227,7 @@ class Ratelimit(Layer[RatelimitConfig]):
             return
         adjustments: list[Adjustment] = []
         if reservation.plan.needs_tokens:
-            actual = actual_usage(exchange, reservation.estimate)
+            actual = actual_usage(exchange, reservation.estimate, self._streamed_output(exchange))
             for charge in reservation.charges:
                 limit = charge.limit
                 if limit.measure is Measure.CONCURRENT or limit.measure is Measure.REQUESTS:
@@ -242,6 +244,20 @@ class Ratelimit(Layer[RatelimitConfig]):
                 "rate-limit settle failed; leases will expire by TTL",
                 extra={"request_id": exchange.request_id},
             )
+
+    def _streamed_output(self, exchange: Exchange) -> int | None:
+        """Completion tokens of the text a stream carried, for streams that sent no usage.
+
+        Exact (the model's BPE) for OpenAI models with ``tokenizer: exact``; otherwise the
+        documented estimate, one token per four UTF-8 bytes rounded up.
+        """
+        request = exchange.request
+        if exchange.usage is not None or not exchange.count_stream_text or request is None:
+            return None
+        text = "".join(exchange.streamed_text)
+        if not self.tokens.ready(request.model):
+            return estimate_tokens(text)
+        return self.tokens.count_text(text, request.model)
 
 
 def _costs(estimate: Estimate, price: Price | None) -> dict[Measure, int]:
@@ -290,3 +306,16 @@ def _ask_stream_usage(exchange: Exchange) -> None:
         "include_usage": True,
     }
     request.dirty = True
+    exchange.hide_usage_chunk = True  # the client did not ask: it must not see the extra chunk
+
+
+def _may_lack_usage(exchange: Exchange) -> bool:
+    """Streams whose upstream may end without a usage block: OpenAI chat and completions
+    (usage only under include_usage, which OpenAI-compatible servers may ignore)."""
+    request = exchange.request
+    return (
+        request is not None
+        and request.stream
+        and exchange.wire is WireFormat.OPENAI
+        and request.endpoint in (Endpoint.CHAT, Endpoint.COMPLETIONS)
+    )

@@ -128,6 +128,11 @@ class Exchange:
     pseudonyms: dict[str, str] = field(default_factory=dict)
     # DER of the client certificate verified by Vallum's own TLS handshake (never a header)
     client_cert: bytes | None = None
+    # streams: record the model text as it passes (a layer settles from it if no usage came)
+    count_stream_text: bool = False
+    streamed_text: list[str] = field(default_factory=list)
+    # streams: drop the usage-only final event (a layer asked for it, the client did not)
+    hide_usage_chunk: bool = False
 
     def add_finding(self, finding: Finding) -> None:
         self.findings.append(finding)

@@ -18,7 +18,7 @@ from vallum.pipeline.layer import Deny, StreamWindow
 from vallum.pipeline.sse import SSEEvent, SSEParser, encode_event
 from vallum.providers.streams import StreamCodec
 
-__all__ = ["StreamProcessor", "UsageSniffer"]
+__all__ = ["CountingSniffer", "StreamProcessor", "UsageSniffer", "is_usage_only", "sniffer_for"]
 
 _UPSTREAM_GARBAGE = Deny(
     status=502,
@@ -86,6 +86,8 @@ class StreamProcessor:
             out.append(event.raw)
             return
         self.codec.observe(event.event, data)
+        if self.exchange.hide_usage_chunk and is_usage_only(data):
+            return
         changed = await self._deltas(event, data)
         if self.terminated is not None:
             await self._terminate(self.terminated, out)
@@ -100,6 +102,8 @@ class StreamProcessor:
     async def _deltas(self, event: SSEEvent, data: dict[str, Any]) -> bool:
         changed = False
         for channel, text in self.codec.deltas(event.event, data):
+            if self.exchange.count_stream_text:
+                self.exchange.streamed_text.append(text)
             window = self._held.get(channel, "") + text
             edit = await self.pipeline.on_window(self.exchange, StreamWindow(channel, window))
             if edit.terminate is not None:
@@ -160,13 +164,16 @@ class UsageSniffer:
         self.codec = codec
         self._parser = SSEParser()
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> bytes:
+        """Observe usage events; the chunk itself is returned untouched, to be forwarded."""
         for event in self._parser.feed_matching(chunk, _USAGE_MARKERS):
             self._observe(event)
+        return chunk
 
-    def close(self) -> None:
+    def close(self) -> bytes:
         for event in self._parser.close():
             self._observe(event)
+        return b""
 
     def _observe(self, event: SSEEvent) -> None:
         if not any(marker in event.data for marker in _USAGE_MARKERS):
@@ -177,3 +184,50 @@ class UsageSniffer:
             return
         if isinstance(data, dict):
             self.codec.observe(event.event, data)
+
+
+def is_usage_only(data: dict[str, Any]) -> bool:
+    """OpenAI's extra final chunk under ``include_usage``: no choices, only a usage block."""
+    return data.get("choices") == [] and isinstance(data.get("usage"), dict)
+
+
+class CountingSniffer:
+    """For streams no layer edits, when the exchange asks to count text or hide usage.
+
+    Every event is parsed (the cost ``UsageSniffer`` avoids, paid only when asked): text
+    deltas are recorded on ``exchange.streamed_text``, usage is observed, and with
+    ``exchange.hide_usage_chunk`` the usage-only final event is dropped. Other events pass
+    as whole events, in the parser's form (line endings normalized to LF).
+    """
+
+    def __init__(self, exchange: Exchange, codec: StreamCodec) -> None:
+        self.exchange = exchange
+        self.codec = codec
+        self._parser = SSEParser()
+
+    def feed(self, chunk: bytes) -> bytes:
+        return b"".join(event.raw for event in self._parser.feed(chunk) if self._keep(event))
+
+    def close(self) -> bytes:
+        return b"".join(event.raw for event in self._parser.close() if self._keep(event))
+
+    def _keep(self, event: SSEEvent) -> bool:
+        if not event.data or event.data == b"[DONE]":
+            return True
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return True  # forwarded as it came, as on the pass-through path
+        if not isinstance(data, dict):
+            return True
+        self.codec.observe(event.event, data)
+        if self.exchange.count_stream_text:
+            self.exchange.streamed_text.extend(t for _, t in self.codec.deltas(event.event, data))
+        return not (self.exchange.hide_usage_chunk and is_usage_only(data))
+
+
+def sniffer_for(exchange: Exchange, codec: StreamCodec) -> UsageSniffer | CountingSniffer:
+    """The pass-through reader: byte-exact ``UsageSniffer`` unless the exchange asks for more."""
+    if exchange.count_stream_text or exchange.hide_usage_chunk:
+        return CountingSniffer(exchange, codec)
+    return UsageSniffer(codec)

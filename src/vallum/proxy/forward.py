@@ -13,7 +13,7 @@ from vallum.errors import UpstreamError, UpstreamTimeout
 from vallum.identity.model import Identity
 from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
 from vallum.pipeline.layer import Deny, ResponseView
-from vallum.pipeline.streaming import StreamProcessor, UsageSniffer
+from vallum.pipeline.streaming import StreamProcessor, sniffer_for
 from vallum.providers import anthropic, openai
 from vallum.providers.base import UpstreamResponse
 from vallum.providers.streams import codec_for
@@ -215,7 +215,7 @@ class Forwarder:
         processor = (
             StreamProcessor(exchange, self.pipeline, codec) if self.pipeline.stream_layers else None
         )
-        sniffer = UsageSniffer(codec) if processor is None else None
+        sniffer = sniffer_for(exchange, codec) if processor is None else None
         await responder.start_stream()
         exchange.stream_outcome = "started"
         idle = _IdleTimer(self.timeouts.stream_idle)
@@ -230,14 +230,14 @@ class Forwarder:
                         await responder.chunk(chunk)
                         break
                 elif sniffer is not None:
-                    sniffer.feed(chunk)
+                    chunk = sniffer.feed(chunk)
                 if chunk:
                     await responder.chunk(chunk)
             tail = b""
             if processor is not None:
                 tail = await processor.close()
             elif sniffer is not None:
-                sniffer.close()
+                tail = sniffer.close()
             exchange.stream_outcome = (
                 exchange.stream_outcome if processor and processor.terminated else "completed"
             )

@@ -70,9 +70,13 @@ def output_budget(request: NormalizedRequest, default: int) -> int:
     return int(bound) * max(1, copies)
 
 
-def actual_usage(exchange: Exchange, reserved: Estimate) -> Estimate:
+def actual_usage(
+    exchange: Exchange, reserved: Estimate, streamed_output: int | None = None
+) -> Estimate:
     """Real usage when the upstream reported it; zero when no call reached the model;
-    the reservation itself when a call ended without a usage block (kept, conservatively)."""
+    for a stream without a usage block, the reserved prompt plus ``streamed_output`` (the
+    tokens counted from the streamed text) when given; else the reservation itself (kept,
+    conservatively)."""
     usage: Any = exchange.usage
     if usage is not None:
         return Estimate(int(usage.input_tokens), int(usage.output_tokens))
@@ -81,4 +85,6 @@ def actual_usage(exchange: Exchange, reserved: Estimate) -> Estimate:
     status = exchange.status or 0
     if status >= 400 and exchange.stream_outcome is None:
         return Estimate(0, 0)  # the upstream refused or failed: nothing was generated
+    if streamed_output is not None and exchange.stream_outcome is not None:
+        return Estimate(reserved.input_tokens, streamed_output)
     return reserved
