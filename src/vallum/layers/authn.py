@@ -1,4 +1,4 @@
-"""``authn``: establishes who is calling — Vallum API key, OIDC JWT, or mTLS client certificate.
+"""``authn``: who is calling — Vallum API key, OIDC JWT, introspected token, or mTLS certificate.
 
 Every failure gets the same 401 and message, whatever went wrong (no oracle); the
 internal reason goes to the exchange's findings for the audit record. Failed attempts
@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from vallum.errors import StorageError
+from vallum.identity.introspection import IntrospectionConfig, Introspector
 from vallum.identity.jwt import IssuerConfig, JwtVerifier, looks_like_jwt
 from vallum.identity.keys import KEY_PREFIX, KeyHasher, parse_key
 from vallum.identity.model import AuthMethod, Identity, PrincipalKind
@@ -41,10 +42,10 @@ _DUMMY_HASH = "hmac-sha256$0$0"
 
 class AuthnConfig(LayerConfig):
     type: Literal["authn"] = Field("authn", description="Selects this layer.")
-    methods: tuple[Literal["api_key", "jwt", "mtls"], ...] = Field(
+    methods: tuple[Literal["api_key", "jwt", "mtls", "introspection"], ...] = Field(
         ("api_key",),
         min_length=1,
-        max_length=3,
+        max_length=4,
         description="Enabled methods, in order of precedence.",
     )
     issuers: tuple[IssuerConfig, ...] = Field(
@@ -54,6 +55,9 @@ class AuthnConfig(LayerConfig):
         None,
         description="Certificate → principal mapping (method 'mtls'): certificates verified by "
         "Vallum's own TLS listener, or forwarded by trusted proxies.",
+    )
+    introspection: IntrospectionConfig | None = Field(
+        None, description="RFC 7662 endpoint for opaque bearer tokens (method 'introspection')."
     )
     failure_window: float = Field(
         300.0, gt=0, le=86400, description="Window of the failed-authentication counters, s."
@@ -65,6 +69,8 @@ class AuthnConfig(LayerConfig):
             raise ValueError("method 'jwt' needs at least one entry in 'issuers'")
         if "mtls" in self.methods and self.mtls is None:
             raise ValueError("method 'mtls' needs the 'mtls' section")
+        if "introspection" in self.methods and self.introspection is None:
+            raise ValueError("method 'introspection' needs the 'introspection' section")
         return self
 
 
@@ -92,10 +98,15 @@ class Authn(Layer[AuthnConfig]):
         self._jwt: JwtVerifier | None = None
         if "jwt" in config.methods:
             self._jwt = JwtVerifier(list(config.issuers), self._fetch, context.clock)
+        self._introspector: Introspector | None = None
+        if "introspection" in config.methods and config.introspection is not None:
+            self._introspector = Introspector(config.introspection, self._post, context.clock)
 
     async def start(self) -> None:
         if self._jwt is not None:
             await self._jwt.start()
+        if self._introspector is not None:
+            self._introspector.start()
 
     async def stop(self) -> None:
         if self._jwt is not None:
@@ -110,6 +121,14 @@ class Authn(Layer[AuthnConfig]):
             raise OSError(f"JWKS endpoint answered {response.status}")
         body: bytes = response.body
         return body
+
+    async def _post(
+        self, url: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, bytes]:
+        response = await self.context.gateway.client.request(
+            UpstreamRequest("POST", url, headers, body)
+        )
+        return int(response.status), bytes(response.body)
 
     async def on_request(self, exchange: Exchange) -> Deny | None:
         credential = _credential(exchange.headers)
@@ -135,11 +154,21 @@ class Authn(Layer[AuthnConfig]):
                 assert self._jwt is not None  # noqa: S101 - set whenever the method is on
                 identity, reason = await self._jwt.verify(credential)
                 return identity, reason, None
+            if method == "introspection" and self._opaque(credential):
+                assert self._introspector is not None  # noqa: S101 - set whenever the method is on
+                identity, reason = await self._introspector.verify(str(credential))
+                return identity, reason, None
             if method == "mtls" and self.config.mtls is not None:
                 identity, reason = self._mtls(self.config.mtls, exchange)
                 if identity is not None or reason != "absent":
                     return identity, reason, None
         return None, "no_credential" if credential is None else "unrecognised_credential", None
+
+    def _opaque(self, credential: str | None) -> bool:
+        """A token for introspection: never a Vallum key, nor a JWT when method 'jwt' is on."""
+        if credential is None or credential.startswith(KEY_PREFIX):
+            return False
+        return self._jwt is None or not looks_like_jwt(credential)
 
     def _mtls(self, config: ForwardedCertConfig, exchange: Exchange) -> tuple[Identity | None, str]:
         der = exchange.client_cert
