@@ -288,6 +288,21 @@ def run_words(index: TextIndex, run: tuple[int, int]) -> list[Word]:
     return words
 
 
+def _country_names() -> frozenset[str]:
+    """One-word country and territory names ("France", "Chile"), from phonenumbers' own data.
+
+    They are first or last names in the lexicons, but alone they almost always mean the place.
+    """
+    import phonenumbers
+    from phonenumbers import geocoder
+
+    names = (
+        geocoder._region_display_name(region, "en")  # phonenumbers has no public name lookup
+        for region in phonenumbers.SUPPORTED_REGIONS
+    )
+    return frozenset(n.lower() for n in names if n and " " not in n)
+
+
 class PersonRecognizer:
     """Runs of capitalised words scored by first/last-name lexicons, titles and context."""
 
@@ -295,7 +310,7 @@ class PersonRecognizer:
 
     def __init__(self, lexicons: Lexicons) -> None:
         self.lex = lexicons
-        self.stop = lexicons.common_words | ORG_WORDS | STREET_WORDS | _NOT_NAMES
+        self.stop = lexicons.common_words | ORG_WORDS | STREET_WORDS | _NOT_NAMES | _country_names()
         self.place_words = ORG_WORDS | STREET_WORDS
 
     def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
