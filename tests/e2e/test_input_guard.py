@@ -83,3 +83,43 @@ def test_anthropic_benign_request_passes(guarded: ServerThread) -> None:
         messages=[{"role": "user", "content": "How do I kill a Python process that hangs?"}],
     )
     assert reply.content
+
+
+@pytest.fixture(scope="module")
+def refusing(upstream: ServerThread) -> Iterator[ServerThread]:
+    layers = [{"type": "validate"}, {"type": "input_guard", "injection": "refuse"}]
+    config = build_config(gateway_config(upstream.url, layers=layers))
+    with ServerThread(GatewayApp(Gateway(config))) as server:
+        yield server
+
+
+def test_refuse_answers_a_200_content_filter_in_each_wire_format(refusing: ServerThread) -> None:
+    user = [{"role": "user", "content": INJECTION}]
+    with openai.OpenAI(base_url=f"{refusing.url}/v1", api_key="x", max_retries=0) as client:
+        reply = client.chat.completions.create(model="gpt-echo", messages=user)  # type: ignore[arg-type]
+        assert reply.choices[0].finish_reason == "content_filter"
+        assert (
+            reply.choices[0].message.content and INJECTION not in reply.choices[0].message.content
+        )
+        chunks = list(
+            client.chat.completions.create(model="gpt-echo", messages=user, stream=True)  # type: ignore[arg-type]
+        )
+        assert chunks[-1].choices[0].finish_reason == "content_filter"
+        text = "".join(c.choices[0].delta.content or "" for c in chunks)
+        assert text == reply.choices[0].message.content
+        completion = client.completions.create(model="mock-echo", prompt=INJECTION)
+        assert completion.choices[0].finish_reason == "content_filter"
+        response = client.responses.create(model="gpt-echo", input=INJECTION)
+        assert response.status == "incomplete" and response.output_text
+    with anthropic.Anthropic(base_url=refusing.url, api_key="x", max_retries=0) as claude:
+        message = claude.messages.create(model="claude-echo", max_tokens=32, messages=user)  # type: ignore[arg-type]
+        assert message.stop_reason == "refusal"
+        with claude.messages.stream(model="claude-echo", max_tokens=32, messages=user) as stream:  # type: ignore[arg-type]
+            assert stream.get_final_message().stop_reason == "refusal"
+    # Embeddings have no refusal shape: the block stays a 400.
+    with (
+        openai.OpenAI(base_url=f"{refusing.url}/v1", api_key="x", max_retries=0) as client,
+        pytest.raises(openai.BadRequestError) as caught,
+    ):
+        client.embeddings.create(model="mock-embed", input=INJECTION)
+    assert caught.value.code == "prompt_injection_detected"

@@ -62,8 +62,8 @@ _REPLACING = {"redact": Operator.REDACT, "pseudonymise": Operator.PSEUDONYMISE}
 class RefusalDeny(Deny):
     """A block the policy wants answered as a 200 refusal (``finish_reason: content_filter``).
 
-    The proxy does not render refusals yet: it is sent as the 400 it extends, with the
-    configured ``refusal_message`` (see docs/layers/input_guard.md, Limits).
+    The proxy renders it in the call's wire format (``proxy/refusal.py``); where a format has
+    no refusal shape (embeddings, Responses streams) it is sent as the 400 it extends.
     """
 
     refusal: bool = True

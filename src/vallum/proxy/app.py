@@ -23,6 +23,7 @@ from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
 from vallum.pipeline.layer import Deny, Outcome
 from vallum.proxy.body import ClientGone, decode_json, read_body
 from vallum.proxy.forward import Forwarder, Responder
+from vallum.proxy.refusal import refusal_body
 
 __all__ = ["GatewayApp"]
 
@@ -168,12 +169,27 @@ class GatewayApp:
                 )
         deny = await pipeline.on_request(exchange) if pipeline.request_layers else None
         if deny is not None:
-            await responder.error(deny)
+            await self._refuse_or_deny(exchange, deny, responder)
             return
         if spec.endpoint is Endpoint.MODELS:
             await responder.json(200, self.forwarder.models_body(exchange))
             return
         await self.forwarder.forward(exchange, receive, responder)
+
+    async def _refuse_or_deny(self, exchange: Exchange, deny: Deny, responder: Responder) -> None:
+        """A policy may ask for a block to be answered as a 200 refusal (``content_filter``)."""
+        refusal = refusal_body(exchange, deny.message) if getattr(deny, "refusal", False) else None
+        if refusal is None:
+            await responder.error(deny)
+            return
+        body, is_stream = refusal
+        exchange.error_code = deny.code  # the audit record keeps why, the client sees a refusal
+        if is_stream:
+            await responder.start_stream()
+            exchange.stream_outcome = "refused"
+            await responder.end(body)
+        else:
+            await responder.json(200, body)
 
     async def _complete(self, exchange: Exchange) -> None:
         if not self.gateway.pipeline.complete_layers:
