@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any
 
 from vallum.audit.chain import AuditEntry, entry_from_line
 from vallum.audit.query import INDEX_COLUMNS, AuditFilter, index_fields
 
-__all__ = ["COLUMNS", "entry_row", "load_migrations", "row_entry", "where_clause"]
+__all__ = ["COLUMNS", "entry_row", "load_migrations", "paged_rows", "row_entry", "where_clause"]
+
+_PAGE = 2000
+Scan = Callable[[str, int, int], Awaitable[list[tuple[AuditEntry, dict[str, Any]]]]]
+
+
+async def paged_rows(scan: Scan, chain: str) -> AsyncIterator[tuple[AuditEntry, dict[str, Any]]]:
+    """Every row of one chain in order, read a page at a time with the sink's ``scan``."""
+    after = 0
+    while True:
+        rows = await scan(chain, after, _PAGE)
+        for row in rows:
+            yield row
+        if len(rows) < _PAGE:
+            return
+        after = rows[-1][0].seq
+
 
 COLUMNS = ("chain", "seq", *INDEX_COLUMNS, "record")
 

@@ -11,7 +11,14 @@ import aiosqlite
 
 from vallum.audit.chain import AuditEntry
 from vallum.audit.query import AuditFilter
-from vallum.audit.sinks._sql import COLUMNS, entry_row, load_migrations, row_entry, where_clause
+from vallum.audit.sinks._sql import (
+    COLUMNS,
+    entry_row,
+    load_migrations,
+    paged_rows,
+    row_entry,
+    where_clause,
+)
 from vallum.audit.sinks.base import StoredRow
 from vallum.errors import StorageError
 
@@ -108,15 +115,8 @@ class SqliteSink:
         )
         return [row_entry(row) for row in rows]
 
-    async def iter_rows(self, chain: str) -> AsyncIterator[StoredRow]:
-        after = 0
-        while True:
-            rows = await self.scan(chain, after, 2000)
-            for row in rows:
-                yield row
-            if len(rows) < 2000:
-                return
-            after = rows[-1][0].seq
+    def iter_rows(self, chain: str) -> AsyncIterator[StoredRow]:
+        return paged_rows(self.scan, chain)
 
     async def query(self, where: AuditFilter) -> list[AuditEntry]:
         clause, params = where_clause(where, lambda _n: "?")
