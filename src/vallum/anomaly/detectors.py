@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from vallum.anomaly.baselines import Baseline
 from vallum.anomaly.events import CallEvent, Sketch, network_of, similarity, sketch_text
@@ -138,22 +138,13 @@ class Detectors:
         severity = Severity.MEDIUM if diverse else Severity.LOW
         if seen > 10 * expected and diverse:
             severity = Severity.HIGH
-        return Signal(
-            detector,
-            severity,
-            f"key:{event.key_id}",
-            event.at,
-            key_id=event.key_id,
-            team=event.team,
-            ranges=(event.ip_range,),
-            evidence={
-                "this_minute": round(seen, 1),
-                "expected_max": round(expected, 1),
-                "warmup": warmup,
-                "diverse_prompts": diverse,
-            },
-            samples=(event.request_id,),
-        )
+        evidence = {
+            "this_minute": round(seen, 1),
+            "expected_max": round(expected, 1),
+            "warmup": warmup,
+            "diverse_prompts": diverse,
+        }
+        return _key_signal(detector, severity, event, evidence)
 
     def budget(self, event: CallEvent, tokens_per_day: float) -> Signal | None:
         """Cost against a budget trajectory: the short-scale token rate projected over a day."""
@@ -163,16 +154,8 @@ class Detectors:
         projected = key.baseline.tokens_short.mean * 1440.0
         if projected <= tokens_per_day * self.t.budget_factor:
             return None
-        signal = Signal(
-            "cost",
-            Severity.MEDIUM,
-            f"key:{event.key_id}",
-            event.at,
-            key_id=event.key_id,
-            team=event.team,
-            evidence={"projected_tokens_per_day": round(projected), "budget": tokens_per_day},
-            samples=(event.request_id,),
-        )
+        evidence = {"projected_tokens_per_day": round(projected), "budget": tokens_per_day}
+        signal = _key_signal("cost", Severity.MEDIUM, event, evidence, ranges=())
         return signal if self._fresh(signal) else None
 
     # ---- model extraction ---------------------------------------------------------------
@@ -220,25 +203,19 @@ class Detectors:
             return []
         rate = (count - 1) * 60.0 / span
         severity = Severity.CRITICAL if rate >= t.extraction_fast_rate else Severity.HIGH
+        evidence = {
+            "score": score,
+            "rate_per_min": round(rate, 1),
+            "near_duplicate_ratio": round(near_ratio, 2),
+            "templates": templates,
+            "parameter_settings": combos,
+            "logprobs_ratio": round(logprob_ratio, 2),
+            "window": count,
+        }
+        samples = tuple(p.request_id for p in list(probes)[-5:])
         return [
-            Signal(
-                "extraction",
-                severity,
-                f"key:{event.key_id}",
-                event.at,
-                key_id=event.key_id,
-                team=event.team,
-                ranges=tuple(key.ranges),
-                evidence={
-                    "score": score,
-                    "rate_per_min": round(rate, 1),
-                    "near_duplicate_ratio": round(near_ratio, 2),
-                    "templates": templates,
-                    "parameter_settings": combos,
-                    "logprobs_ratio": round(logprob_ratio, 2),
-                    "window": count,
-                },
-                samples=tuple(p.request_id for p in list(probes)[-5:]),
+            _key_signal(
+                "extraction", severity, event, evidence, ranges=tuple(key.ranges), samples=samples
             )
         ]
 
@@ -261,31 +238,12 @@ class Detectors:
         recent = [n for n, seen in key.networks.items() if event.at - seen <= _NETWORK_WINDOW]
         if len(recent) < self.t.unrelated_networks:
             return []
-        return [
-            Signal(
-                "credential_abuse",
-                Severity.HIGH,
-                f"key:{event.key_id}",
-                event.at,
-                key_id=event.key_id,
-                team=event.team,
-                evidence={"reason": "key_from_unrelated_networks", "networks": len(recent)},
-                samples=(event.request_id,),
-            )
-        ]
+        evidence = {"reason": "key_from_unrelated_networks", "networks": len(recent)}
+        return [_key_signal("credential_abuse", Severity.HIGH, event, evidence, ranges=())]
 
     def _new_network(self, event: CallEvent, key: KeyState) -> Signal:
-        return Signal(
-            "credential_abuse",
-            Severity.HIGH,
-            f"key:{event.key_id}",
-            event.at,
-            key_id=event.key_id,
-            team=event.team,
-            ranges=(event.ip_range,),
-            evidence={"reason": "key_from_new_network", "home_networks": len(key.home)},
-            samples=(event.request_id,),
-        )
+        evidence = {"reason": "key_from_new_network", "home_networks": len(key.home)}
+        return _key_signal("credential_abuse", Severity.HIGH, event, evidence)
 
     def _auth_failure(self, event: CallEvent) -> list[Signal]:
         t, at = self.t, event.at
@@ -334,19 +292,31 @@ class Detectors:
         if worst < t.guard_blocks:
             return []
         severity = Severity.HIGH if worst >= t.guard_blocks_high else Severity.MEDIUM
-        return [
-            Signal(
-                "persistence",
-                severity,
-                f"key:{event.key_id}",
-                event.at,
-                key_id=event.key_id,
-                team=event.team,
-                ranges=(event.ip_range,),
-                evidence={"key_blocks": round(blocks), "range_blocks": round(range_blocks)},
-                samples=(event.request_id,),
-            )
-        ]
+        evidence = {"key_blocks": round(blocks), "range_blocks": round(range_blocks)}
+        return [_key_signal("persistence", severity, event, evidence)]
+
+
+def _key_signal(
+    detector: str,
+    severity: Severity,
+    event: CallEvent,
+    evidence: dict[str, Any],
+    *,
+    ranges: tuple[str, ...] | None = None,
+    samples: tuple[str, ...] | None = None,
+) -> Signal:
+    """A signal about the event's key: its team, its range (unless given) and the request."""
+    return Signal(
+        detector,
+        severity,
+        f"key:{event.key_id}",
+        event.at,
+        key_id=event.key_id,
+        team=event.team,
+        ranges=(event.ip_range,) if ranges is None else ranges,
+        evidence=evidence,
+        samples=(event.request_id,) if samples is None else samples,
+    )
 
 
 def _get(table: OrderedDict[str, T], name: str, limit: int, make: type[T] | object) -> T:
