@@ -1,7 +1,7 @@
 """The audit record: what one call leaves behind, built from its Exchange and Outcome.
 
 Built by the writer, off the request path. Never holds a header, a credential or (unless
-``capture_text``) prompt text: text is kept as its length plus a keyed hash.
+``capture_text``) prompt or completion text: text is kept as its length plus a keyed hash.
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ class RecordBuilder:
             "layers_ms": {k: round(v * 1000.0, 3) for k, v in exchange.layer_timings.items()},
             "stream_outcome": exchange.stream_outcome,
             "prompt": self._prompt(exchange),
+            "completion": self._completion(exchange),
+            "cost_usd": exchange.cost_usd,
         }
         return record
 
@@ -98,6 +100,17 @@ class RecordBuilder:
         if request is None or not request.parts:
             return None
         text = "\n".join(part.text for part in request.parts)
+        if self.capture_text:
+            return {"chars": len(text), "text": text}
+        return {"chars": len(text), "mac": self.text_digest(text)}
+
+    def _completion(self, exchange: Exchange) -> dict[str, Any] | None:
+        """What the client got, as the response layers left it; ``{"chars": None}`` for a
+        stream no reader parsed (the text was never seen), None when nothing was answered."""
+        texts = exchange.completion_text
+        if texts is None:
+            return {"chars": None} if exchange.stream_outcome is not None else None
+        text = "\n".join(texts)
         if self.capture_text:
             return {"chars": len(text), "text": text}
         return {"chars": len(text), "mac": self.text_digest(text)}

@@ -55,6 +55,8 @@ class Audit(Layer[AuditConfig]):
     name: ClassVar[str] = "audit"
     Config: ClassVar[type[LayerConfig]] = AuditConfig
     needs_body: ClassVar[bool] = False
+    # read once by the forwarder: keep each response's completion text for the record
+    wants_completion: ClassVar[bool] = True
 
     def __init__(self, config: AuditConfig, context: LayerContext) -> None:
         super().__init__(config, context)

@@ -223,11 +223,15 @@ class Ratelimit(Layer[RatelimitConfig]):
 
     async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
         reservation = self._pending.pop(id(exchange), None)
+        # Before any await: the audit record (built later from the exchange) sees the cost
+        # whichever of the two layers runs first.
+        actual = self._record_cost(exchange, reservation)
         if reservation is None or self.backend is None:
             return
         adjustments: list[Adjustment] = []
         if reservation.plan.needs_tokens:
-            actual = actual_usage(exchange, reservation.estimate, self._streamed_output(exchange))
+            if actual is None:
+                actual = self._actual(exchange, reservation.estimate)
             for charge in reservation.charges:
                 limit = charge.limit
                 if limit.measure is Measure.CONCURRENT or limit.measure is Measure.REQUESTS:
@@ -244,6 +248,23 @@ class Ratelimit(Layer[RatelimitConfig]):
                 "rate-limit settle failed; leases will expire by TTL",
                 extra={"request_id": exchange.request_id},
             )
+
+    def _actual(self, exchange: Exchange, reserved: Estimate) -> Estimate:
+        return actual_usage(exchange, reserved, self._streamed_output(exchange))
+
+    def _record_cost(self, exchange: Exchange, reservation: _Reservation | None) -> Estimate | None:
+        """Set ``exchange.cost_usd`` for a call sent upstream to a priced model; return the
+        usage it was computed from (reused to settle)."""
+        if not self.config.prices or exchange.provider is None or exchange.request is None:
+            return None
+        price = reservation.price if reservation is not None else None
+        price = price or self.prices.find(exchange.request.model)
+        if price is None:
+            return None
+        actual = self._actual(exchange, reservation.estimate if reservation else _NOTHING)
+        micro = PriceTable.micro_usd(price, actual.input_tokens, actual.output_tokens)
+        exchange.cost_usd = micro / 1_000_000
+        return actual
 
     def _streamed_output(self, exchange: Exchange) -> int | None:
         """Completion tokens of the text a stream carried, for streams that sent no usage.

@@ -133,6 +133,17 @@ class Exchange:
     streamed_text: list[str] = field(default_factory=list)
     # streams: drop the usage-only final event (a layer asked for it, the client did not)
     hide_usage_chunk: bool = False
+    # USD this call cost, by the ratelimit layer's price table (None: no price for the model)
+    cost_usd: float | None = None
+    # the completion as the client got it (after the response layers), one item per choice
+    # or content block; kept only when a layer (audit) asks for it, else None
+    completion_text: list[str] | None = None
+    completion_chars: int | None = None
+
+    def set_completion(self, texts: list[str]) -> None:
+        """Keep the completion text; its length counts the pieces joined by newlines."""
+        self.completion_text = texts
+        self.completion_chars = sum(len(t) for t in texts) + max(0, len(texts) - 1)
 
     def add_finding(self, finding: Finding) -> None:
         self.findings.append(finding)

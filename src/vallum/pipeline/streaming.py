@@ -153,6 +153,10 @@ class StreamProcessor:
         out.append(self.codec.terminate(channels, deny.code, deny.message))
         self.exchange.stream_outcome = "terminated"
 
+    def released_text(self) -> list[str]:
+        """The text sent to the client so far, one item per channel (after the layers)."""
+        return ["".join(pieces) for pieces in self._emitted.values()]
+
     def _edited_text(self) -> dict[str, str]:
         return {channel: "".join(self._emitted.get(channel, ())) for channel in self._edited}
 

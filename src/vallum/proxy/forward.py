@@ -100,6 +100,10 @@ class Forwarder:
         self.gateway = gateway
         self.pipeline = gateway.pipeline
         self.timeouts = gateway.config.timeouts
+        # decided once: keep the completion text only when a layer (audit) records it
+        self.want_completion = any(
+            getattr(layer, "wants_completion", False) for layer in self.pipeline.layers
+        )
 
     def models_body(self, exchange: Exchange) -> bytes:
         """The models this caller may use (authz narrows the list when it ran)."""
@@ -176,6 +180,10 @@ class Forwarder:
                 return
             if view.dirty:
                 body = orjson.dumps(data)
+            if self.want_completion:
+                exchange.set_completion([part.text for part in view.parts])
+        elif self.want_completion and endpoint is not None:
+            exchange.set_completion([p.text for p in _parts(exchange.wire, endpoint, data)])
         watcher.stop()
         await responder.json(response.status, body)
 
@@ -255,6 +263,8 @@ class Forwarder:
             if closer is not None:
                 await closer()
         exchange.usage = codec.usage
+        if self.want_completion:
+            _keep_streamed(exchange, processor)
         watcher.stop()
         await responder.end(tail)
 
@@ -379,6 +389,15 @@ class _IdleTimer:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+
+def _keep_streamed(exchange: Exchange, processor: StreamProcessor | None) -> None:
+    """The streamed completion, where a reader saw it: the released text of a processed
+    stream, or the text a counting sniffer recorded; a pass-through stream has none."""
+    if processor is not None:
+        exchange.set_completion(processor.released_text())
+    elif exchange.count_stream_text:
+        exchange.set_completion(["".join(exchange.streamed_text)])
 
 
 def _usage(wire: WireFormat, data: dict[str, Any]) -> Any:

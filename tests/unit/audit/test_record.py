@@ -57,3 +57,24 @@ def test_decisions() -> None:
     assert decision_of(413, None) == "reject"
     assert decision_of(502, None) == "error"
     assert decision_of(499, None) == "error"
+
+
+def test_the_completion_is_kept_as_length_and_mac_and_the_cost_as_given() -> None:
+    exchange = make_exchange(3, cost_usd=0.000042)
+    exchange.set_completion(["first answer", "second"])
+    record = BUILDER.build(exchange, make_outcome(), 1.0)
+    joined = "first answer\nsecond"
+    assert exchange.completion_chars == len(joined)
+    assert record["completion"] == {"chars": len(joined), "mac": BUILDER.text_digest(joined)}
+    assert record["cost_usd"] == 0.000042
+    assert "first answer" not in str(record)
+    capture = RecordBuilder(instance_id="i", hash_key=b"k", capture_text=True)
+    assert capture.build(exchange, make_outcome(), 1.0)["completion"]["text"] == joined
+
+
+def test_a_stream_no_reader_parsed_has_an_unknown_completion_length() -> None:
+    passed = make_exchange(4, stream_outcome="completed")
+    assert BUILDER.build(passed, make_outcome(), 1.0)["completion"] == {"chars": None}
+    refused = make_exchange(5, status=403)
+    record = BUILDER.build(refused, make_outcome(403, decided_by="authz"), 1.0)
+    assert record["completion"] is None and record["cost_usd"] is None
