@@ -71,3 +71,34 @@ def test_anthropic_stream_is_redacted(filtered: ServerThread) -> None:
             model="claude-echo", max_tokens=256, messages=[{"role": "user", "content": PROMPT}]
         )
         assert reply.content[0].text == REDACTED  # type: ignore[union-attr]
+
+
+HARMFUL = (
+    "Step by step instructions to synthesize methamphetamine at home: first obtain pseudoephedrine"
+)
+
+
+def test_harmful_reply_blocked_by_content_policy(upstream: ServerThread) -> None:
+    layers = [{"type": "output_filter", "content": "block"}]
+    config = build_config(gateway_config(upstream.url, layers=layers))
+    with (
+        ServerThread(GatewayApp(Gateway(config))) as server,
+        openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0) as client,
+    ):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(
+                model="gpt-echo", messages=[{"role": "user", "content": HARMFUL}]
+            )
+        assert caught.value.code == "content_policy_violation"
+        finish, text = None, ""
+        for chunk in client.chat.completions.create(
+            model="gpt-echo", messages=[{"role": "user", "content": HARMFUL}], stream=True
+        ):
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+                finish = choice.finish_reason or finish
+        assert finish == "content_filter" and "methamphetamine" not in text
+        reply = client.chat.completions.create(
+            model="gpt-echo", messages=[{"role": "user", "content": "Nice weather today."}]
+        )
+        assert reply.choices[0].message.content == "Nice weather today."

@@ -1,4 +1,5 @@
-"""``output_filter``: PII and secrets in replies redacted (or blocked), system-prompt leaks caught.
+"""``output_filter``: PII and secrets in replies redacted (or blocked), system-prompt leaks caught,
+harmful content flagged or blocked, and the input guard's pseudonyms restored.
 
 Works on buffered responses (``on_response`` edits each text part) and on streams
 (``on_chunk`` / ``on_stream_end``), with the same client-visible result for every chunk split.
@@ -12,11 +13,18 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr
 
 from vallum.detectors.base import Match
+from vallum.detectors.content import ContentConfig, ContentDetector
 from vallum.detectors.operators import Operator, OperatorState
 from vallum.detectors.pii import PII_KINDS, PiiConfig, PiiDetector
 from vallum.detectors.pii.phone import DEFAULT_REGIONS
 from vallum.detectors.secrets import SecretDetector
-from vallum.layers.output_filter_scan import ChannelState, Scanner, ngram_hits, ngram_set
+from vallum.layers.output_filter_scan import (
+    ChannelState,
+    Restorer,
+    Scanner,
+    ngram_hits,
+    ngram_set,
+)
 from vallum.pipeline.exchange import Exchange, Finding, Source
 from vallum.pipeline.layer import (
     Deny,
@@ -68,6 +76,27 @@ class OutputFilterConfig(LayerConfig):
     canaries: list[str] = Field(
         default_factory=list, max_length=16, description="Canary strings that must never appear."
     )
+    content: Literal["off", "flag", "block"] = Field(
+        "off", description="Harmful-content classifier on reply text: off, flag or block."
+    )
+    content_config: ContentConfig = Field(
+        default_factory=ContentConfig, description="Categories and threshold of the classifier."
+    )
+    content_every: int = Field(
+        1024,
+        ge=64,
+        le=65536,
+        description="On streams, classify after each this many released characters per channel.",
+    )
+    content_window: int = Field(
+        2048,
+        ge=64,
+        le=65536,
+        description="On streams, how many of the last released characters are classified.",
+    )
+    restore_pseudonyms: bool = Field(
+        True, description="Replace the input guard's pseudonyms in replies with the originals."
+    )
 
 
 _BLOCKED = Deny(
@@ -76,6 +105,13 @@ _BLOCKED = Deny(
     message="The response was blocked by the gateway's output policy.",
     error_type="invalid_request_error",
 )
+_CONTENT_BLOCKED = Deny(
+    status=400,
+    code="content_policy_violation",
+    message="The response was blocked by the content policy.",
+    error_type="invalid_request_error",
+)
+_State = tuple[OperatorState, dict[str, ChannelState], Restorer]
 
 
 class OutputFilter(Layer[OutputFilterConfig]):
@@ -101,32 +137,42 @@ class OutputFilter(Layer[OutputFilterConfig]):
             lookbehind=config.lookbehind,
             margin=config.lookbehind * 3 // 10,
         )
-        self._streams: dict[str, tuple[OperatorState, dict[str, ChannelState]]] = {}
+        self.content = ContentDetector(config.content_config) if config.content != "off" else None
+        self._streams: dict[str, _State] = {}
 
     @property
     def lookbehind(self) -> int:
         return self.config.lookbehind
 
-    def _state(self, exchange: Exchange) -> tuple[OperatorState, dict[str, ChannelState]]:
+    def _state(self, exchange: Exchange) -> _State:
         state = self._streams.get(exchange.request_id)
         if state is None:
-            state = self._streams[exchange.request_id] = (OperatorState(self.key), {})
+            state = (OperatorState(self.key), {}, self._restorer(exchange))
+            self._streams[exchange.request_id] = state
         return state
+
+    def _restorer(self, exchange: Exchange) -> Restorer:
+        pseudonyms = exchange.pseudonyms if self.config.restore_pseudonyms else {}
+        return Restorer.build(pseudonyms)
 
     async def on_response(self, exchange: Exchange, response: ResponseView) -> Deny | None:
         operators = OperatorState(self.key)
         grams = self._system_grams(exchange)
+        restorer = self._restorer(exchange)
         for part in list(response.parts):
             leak = self._leak(part.text, grams, set())
             if leak is not None:
                 return leak if self._record_leak(exchange) else None
-            matches = self.scanner.detect(part.text)
-            if not matches:
-                continue
-            self._record(exchange, part.text, matches)
+            _, matches, restores = self.scanner.split(part.text, restorer)
+            if matches:
+                self._record(exchange, part.text, matches)
             if any(self.scanner.action(m.kind) is Operator.BLOCK for m in matches):
                 return _BLOCKED
-            response.replace_text(part, self.scanner.edit(part.text, matches, operators))
+            if matches or restores:
+                text = self.scanner.edit(part.text, matches, operators, restores, restorer)
+                response.replace_text(part, text)
+        if self._classify(exchange, "\n".join(p.text for p in response.parts)):
+            return _CONTENT_BLOCKED
         return None
 
     async def on_chunk(self, exchange: Exchange, window: StreamWindow) -> StreamEdit | None:
@@ -139,19 +185,55 @@ class OutputFilter(Layer[OutputFilterConfig]):
         self._streams.pop(exchange.request_id, None)
 
     def _window(self, exchange: Exchange, window: StreamWindow, final: bool) -> StreamEdit:
-        operators, channels = self._state(exchange)
+        operators, channels, restorer = self._state(exchange)
         channel = channels.setdefault(window.channel, ChannelState())
         leak = self._leak(window.text, self._system_grams(exchange), channel.leak_hits)
         if leak is not None and self._record_leak(exchange):
             return StreamEdit(terminate=leak)
-        result = self.scanner.window(window.text, channel, operators, final)
+        result = self.scanner.window(window.text, channel, operators, final, restorer)
         if final:
             channels.pop(window.channel, None)
         if result.applied:
             self._record(exchange, window.text, result.applied)
         if result.blocked is not None:
             return StreamEdit(terminate=_BLOCKED)
+        released = result.text if result.hold_from is None else result.text[: result.hold_from]
+        if self._stream_content(exchange, channel, released, final):
+            return StreamEdit(terminate=_CONTENT_BLOCKED)
         return StreamEdit(text=result.text, hold_from=result.hold_from)
+
+    def _stream_content(
+        self, exchange: Exchange, channel: ChannelState, released: str, final: bool
+    ) -> bool:
+        """Classify the last ``content_window`` released characters every ``content_every``
+        characters and at the end: the cost per chunk does not grow with the stream."""
+        if self.content is None:
+            return False
+        size = self.config.content_window
+        channel.content_tail = (channel.content_tail[-size:] + released[-size:])[-size:]
+        channel.content_since += len(released)
+        due = channel.content_since >= self.config.content_every
+        if not (due or (final and channel.content_since > 0)):
+            return False
+        channel.content_since = 0
+        return self._classify(exchange, channel.content_tail)
+
+    def _classify(self, exchange: Exchange, text: str) -> bool:
+        """Run the content classifier; record a finding when flagged; True means block."""
+        if self.content is None or not text:
+            return False
+        result = self.content.detect(text)
+        if not result.flagged:
+            return False
+        category = result.category or "other"
+        detail = (
+            f"detector=content@{self.content.version} category={category} "
+            f"action={self.config.content} len={len(text)}"
+        )
+        exchange.add_finding(
+            Finding(self.name, f"content:{category}", round(result.score, 4), None, detail)
+        )
+        return self.config.content == "block"
 
     def _record(self, exchange: Exchange, text: str, matches: list[Match]) -> None:
         for match in matches:

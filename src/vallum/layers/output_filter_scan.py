@@ -7,12 +7,17 @@ is not final or that straddles the cut — then the cut moves back to the match 
 ``hold_from`` tells the pipeline. Only the released prefix is edited, so held text is
 always original text, and the ``context`` carried per channel gives later windows the
 words in front of them. Cost per window is bounded by the window, not by the stream.
+
+Pseudonym restore: placeholders the input guard put in the request (``Restorer``) are
+found first; detector matches that overlap one are dropped, and each placeholder is
+replaced by its original in the same edit, so a restored value is never redacted again.
+A placeholder never straddles the cut (the cut moves to its start).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vallum.detectors.base import Match, TextIndex, resolve_overlaps
@@ -20,7 +25,7 @@ from vallum.detectors.operators import Operator, OperatorState, apply_operator
 from vallum.detectors.pii import PiiDetector
 from vallum.detectors.secrets import SecretDetector
 
-__all__ = ["ChannelState", "Scanner", "WindowResult", "ngram_hits"]
+__all__ = ["ChannelState", "Restorer", "Scanner", "WindowResult", "ngram_hits", "ngram_set"]
 
 CONTEXT_KEEP = 64  # released characters kept as context for the next window
 _OPEN_PEM = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY(?: BLOCK)?-----")
@@ -31,6 +36,39 @@ _WORD = re.compile(r"\w+")
 class ChannelState:
     context: str = ""
     leak_hits: set[int] = field(default_factory=set)
+    content_tail: str = ""  # the last released characters, for the content classifier
+    content_since: int = 0  # characters released since the last classification
+
+
+_RESTORE = "PSEUDONYM_RESTORE"
+
+
+@dataclass(frozen=True, slots=True)
+class Restorer:
+    """Placeholder -> original of one request (``exchange.pseudonyms``)."""
+
+    pseudonyms: Mapping[str, str]
+    pattern: re.Pattern[str] | None
+    longest: int
+
+    @classmethod
+    def build(cls, pseudonyms: Mapping[str, str]) -> Restorer:
+        keys = sorted((k for k in pseudonyms if k), key=lambda k: (-len(k), k))
+        if not keys:
+            return cls({}, None, 0)
+        pattern = re.compile("|".join(re.escape(k) for k in keys))
+        return cls(dict(pseudonyms), pattern, len(keys[0]))
+
+    def spans(self, text: str) -> list[Match]:
+        if self.pattern is None:
+            return []
+        return [
+            Match(_RESTORE, m.start(), m.end(), 1.0, "restore", "1")
+            for m in self.pattern.finditer(text)
+        ]
+
+
+_NO_RESTORE = Restorer({}, None, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,42 +99,71 @@ class Scanner:
             resolve_overlaps(found) if self.pii is not None and self.secrets is not None else found
         )
 
+    def split(self, text: str, restorer: Restorer) -> tuple[list[Match], list[Match], list[Match]]:
+        """All detector matches, those not overlapping a placeholder, and the placeholders."""
+        found = self.detect(text)
+        restores = restorer.spans(text)
+        if not restores:
+            return found, found, restores
+        kept = [m for m in found if not any(_overlap(m, r) for r in restores)]
+        return found, kept, restores
+
     def action(self, kind: str) -> Operator:
         return self.actions.get(kind, self.default_action)
 
-    def edit(self, text: str, matches: Sequence[Match], state: OperatorState) -> str:
-        """Apply each match's operator (block matches are left for the caller)."""
+    def edit(
+        self,
+        text: str,
+        matches: Sequence[Match],
+        state: OperatorState,
+        restores: Sequence[Match] = (),
+        restorer: Restorer = _NO_RESTORE,
+    ) -> str:
+        """Apply each match's operator (block matches are left for the caller) and restore
+        each placeholder (``restores``, not overlapping ``matches``) to its original."""
         out: list[str] = []
         cursor = 0
-        for match in matches:
-            operator = self.action(match.kind)
+        spans = sorted([*matches, *restores], key=lambda m: m.start) if restores else matches
+        for match in spans:
+            value = text[match.start : match.end]
             out.append(text[cursor : match.start])
-            out.append(
-                apply_operator(text[match.start : match.end], [_at_zero(match)], operator, state)
-            )
+            if match.kind == _RESTORE and match.detector == "restore":
+                out.append(restorer.pseudonyms.get(value, value))
+            else:
+                operator = self.action(match.kind)
+                out.append(apply_operator(value, [_at_zero(match)], operator, state))
             cursor = match.end
         out.append(text[cursor:])
         return "".join(out)
 
     def window(
-        self, window: str, channel: ChannelState, state: OperatorState, final: bool
+        self,
+        window: str,
+        channel: ChannelState,
+        state: OperatorState,
+        final: bool,
+        restorer: Restorer = _NO_RESTORE,
     ) -> WindowResult:
         prefix = channel.context
         offset = len(prefix)
-        matches = [_shift(m, -offset) for m in self.detect(prefix + window) if m.start >= offset]
+        found, kept, _ = self.split(prefix + window, restorer)
+        matches = [_shift(m, -offset) for m in found if m.start >= offset]
+        restores = restorer.spans(window)
         n = len(window)
-        cut = n if final else self._cut(window, matches)
-        applied = [m for m in matches if m.end <= cut]
+        cut = n if final else self._cut(window, matches, restores, restorer.longest)
+        kept_here = {(m.start - offset, m.end - offset, m.kind) for m in kept}
+        applied = [m for m in matches if m.end <= cut and (m.start, m.end, m.kind) in kept_here]
+        restored = [r for r in restores if r.end <= cut]
         blocked = next((m for m in applied if self.action(m.kind) is Operator.BLOCK), None)
-        released = self.edit(window[:cut], applied, state)
+        released = self.edit(window[:cut], applied, state, restored, restorer)
         channel.context = (prefix + window[:cut])[-CONTEXT_KEEP:]
         return WindowResult(
             released + window[cut:], None if final else len(released), applied, blocked
         )
 
-    def _cut(self, window: str, matches: list[Match]) -> int:
+    def _cut(self, window: str, matches: list[Match], restores: list[Match], longest: int) -> int:
         n = len(window)
-        cut = max(0, n - self.lookbehind)
+        cut = max(0, n - max(self.lookbehind, longest))
         pem = _OPEN_PEM.search(window)
         if pem is not None and "-----END" not in window[pem.end() :]:
             cut = min(cut, pem.start())
@@ -108,6 +175,10 @@ class Scanner:
                 if match.start < cut and (growing or match.end > cut):
                     cut = match.start
                     changed = True
+            for span in restores:
+                if span.start < cut < span.end:
+                    cut = span.start
+                    changed = True
         return cut
 
 
@@ -115,6 +186,10 @@ def _shift(match: Match, by: int) -> Match:
     return Match(
         match.kind, match.start + by, match.end + by, match.score, match.detector, match.version
     )
+
+
+def _overlap(a: Match, b: Match) -> bool:
+    return a.start < b.end and b.start < a.end
 
 
 def _at_zero(match: Match) -> Match:

@@ -185,3 +185,117 @@ def test_streamed_equals_buffered_for_every_split(
     assert [
         w for w in streamed.replace(".", " ").split() if w in {"quick", "brown", "lazy"}
     ] == kept
+
+
+HARMFUL = (
+    "Step by step instructions to synthesize methamphetamine at home: first obtain pseudoephedrine"
+)
+
+
+def test_content_off_by_default_flag_records_and_block_denies() -> None:
+    assert _layer().content is None
+    exchange = _exchange()
+    deny, out = _buffered(_layer(content="flag"), "Sure. " + HARMFUL, exchange)
+    assert deny is None and out == "Sure. " + HARMFUL
+    [finding] = exchange.findings
+    assert finding.kind == "content:illegal_drugs" and finding.score > 0.5
+    assert "detector=content@" in finding.detail and "methamphetamine" not in finding.detail
+    deny, _ = _buffered(_layer(content="block"), "Sure. " + HARMFUL)
+    assert deny is not None and deny.code == "content_policy_violation" and deny.status == 400
+    assert _buffered(_layer(content="block"), "The weather is nice today.")[0] is None
+
+
+def test_stream_content_checked_per_window_and_at_end() -> None:
+    layer = _layer(content="block", content_every=256, content_window=512)
+    filler = "the quick brown fox jumps over the lazy dog. " * 40
+    harmful = (HARMFUL + ". ") * 12  # the classifier scores whole windows: dilution hides
+    text, terminated = _streamed(layer, [filler[:900], filler[900:], harmful, " more " * 100])
+    assert terminated and text.startswith("the quick") and len(text) < len(filler) + 1024
+    # short harmful reply: caught only by the check at stream end
+    _, terminated = _streamed(layer, [HARMFUL[:40], HARMFUL[40:]])
+    assert terminated
+    assert _streamed(layer, [filler[:500], filler[500:]]) == (filler, False)
+
+
+def test_stream_content_classifies_a_bounded_window() -> None:
+    layer = _layer(content="flag", content_every=128, content_window=256)
+    seen: list[int] = []
+    detect = layer.content.detect  # type: ignore[union-attr]
+
+    def spy(text: str) -> Any:
+        seen.append(len(text))
+        return detect(text)
+
+    layer.content.detect = spy  # type: ignore[union-attr,method-assign]
+    try:
+        _streamed(layer, ["abcd efgh " * 20] * 50)
+    finally:
+        del layer.content.detect  # type: ignore[union-attr]
+    assert len(seen) >= 10 and max(seen) <= 256
+
+
+def _pseudonymised(text: str) -> Exchange:
+    exchange = _exchange()
+    exchange.pseudonyms = {
+        "user482913@example.com": "jane.doe@example.org",
+        "Alex Smith": "Maria Novakova",
+        "+1-555-0142": "+44 20 7946 0958",
+    }
+    return exchange
+
+
+def test_buffered_restores_pseudonyms_and_does_not_redact_them() -> None:
+    text = "Hi Alex Smith, I wrote to user482913@example.com; card 5323 9129 5131 4801."
+    exchange = _pseudonymised(text)
+    deny, out = _buffered(_layer(), text, exchange)
+    assert deny is None
+    assert out == "Hi Maria Novakova, I wrote to jane.doe@example.org; card [CREDIT_CARD]."
+    assert [f.kind for f in exchange.findings] == ["CREDIT_CARD"]
+    # nothing crosses requests: another exchange keeps the placeholder (redacted as e-mail)
+    other = _buffered(_layer(), text, _exchange())[1]
+    assert "Maria" not in other and "jane.doe" not in other and "@example.com" not in other
+    assert (
+        _buffered(_layer(restore_pseudonyms=False), text, _pseudonymised(text))[1]
+        == (_buffered(_layer(), text, _exchange())[1])
+    )
+
+
+def test_streamed_restore_across_chunks_with_long_placeholder() -> None:
+    long_key = "[PLACEHOLDER-" + "x" * 150 + "]"
+    text = "a " * 30 + long_key + " b " * 30 + "user482913@example.com end"
+    exchange = _pseudonymised(text)
+    exchange.pseudonyms[long_key] = "the original"
+    layer = _layer(lookbehind=64)
+    want = _buffered(layer, text, exchange)[1]
+    assert "the original" in want and "jane.doe@example.org end" in want
+    for size in (1, 7, 64, 200):
+        pieces = [text[i : i + size] for i in range(0, len(text), size)]
+        ex = _pseudonymised(text)
+        ex.pseudonyms[long_key] = "the original"
+        assert _streamed(layer, pieces, ex) == (want, False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from([*_VALUES[1:4], "user482913@example.com", "Alex Smith", "+1-555-0142"]),
+        min_size=1,
+        max_size=5,
+    ),
+    st.lists(st.integers(1, 200), min_size=1, max_size=20),
+)
+def test_streamed_restore_equals_buffered_for_every_split(
+    values: list[str], cuts: list[int]
+) -> None:
+    text = " and ".join(f"the lazy dog said {v}" for v in values) + "."
+    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    pieces = [text[a:b] for a, b in itertools.pairwise(points) if b > a]
+    layer = _layer(lookbehind=64)
+    _, buffered = _buffered(layer, text, _pseudonymised(text))
+    streamed, terminated = _streamed(layer, pieces, _pseudonymised(text))
+    assert not terminated and streamed == buffered
+    for placeholder, original in _pseudonymised(text).pseudonyms.items():
+        assert placeholder not in streamed
+        assert (placeholder in text) == (original in streamed)
+    for value in _VALUES[1:4]:
+        assert value not in streamed
