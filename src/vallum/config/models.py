@@ -23,7 +23,6 @@ __all__ = [
 ]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/@*-]{0,127}$"
-_HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
 _STORAGE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "postgresql", "postgres")
 
 

@@ -65,11 +65,10 @@ class NormalizedRequest:
     model: str
     stream: bool
     body: dict[str, Any]
-    raw: bytes = b""  # the body as received; forwarded unless a layer made it dirty
     parts: list[TextPart] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
     message_count: int = 0
-    dirty: bool = False  # a layer changed the body: it must be re-serialized
+    dirty: bool = False  # a layer changed the body (the upstream always gets it re-encoded)
 
     def replace_text(self, part: TextPart, text: str) -> None:
         """Replace one text part in the body (e.g. redaction) and mark the body dirty."""

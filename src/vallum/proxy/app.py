@@ -162,7 +162,6 @@ class GatewayApp:
                 body, exchange.headers.get("content-type"), self.limits.max_json_depth
             )
             exchange.request = _normalize(spec, data)
-            exchange.request.raw = body
             if exchange.request.message_count > self.limits.max_messages:
                 raise RequestRejected(
                     "The request has too many messages.", code="too_many_messages"
