@@ -7,40 +7,20 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.support.exchanges import exchange_for
 from vallum.clock import SystemClock
 from vallum.layers.validate import Validate, ValidateConfig
-from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
+from vallum.pipeline.exchange import Endpoint, Exchange
 from vallum.pipeline.layer import Deny, LayerContext
-from vallum.providers import anthropic, openai
 
 USER = [{"role": "user", "content": "hello"}]
-
-
-def _exchange(endpoint: Endpoint, body: dict[str, Any]) -> Exchange:
-    if endpoint is Endpoint.MESSAGES:
-        request = anthropic.normalize_request(body)
-        wire = WireFormat.ANTHROPIC
-    else:
-        request = openai.normalize_request(endpoint, body)
-        wire = WireFormat.OPENAI
-    return Exchange(
-        request_id="req_test",
-        method="POST",
-        path="/",
-        client_ip="127.0.0.1",
-        headers={},
-        started=0.0,
-        wire=wire,
-        endpoint=endpoint,
-        request=request,
-    )
 
 
 async def _run(
     body: dict[str, Any], endpoint: Endpoint = Endpoint.CHAT, **config: Any
 ) -> Deny | None:
     layer = Validate(ValidateConfig(**config), LayerContext(clock=SystemClock()))
-    return await layer.on_request(_exchange(endpoint, body))
+    return await layer.on_request(exchange_for(endpoint, body))
 
 
 def chat(**extra: Any) -> dict[str, Any]:
