@@ -77,7 +77,7 @@ def evaluate_files(
             report.texts += 1
             report.chars += len(example.text)
             if detector.task == "spans":
-                report.spans.add(match_spans(example.spans, found, detector.scored))
+                report.spans.add(match_spans(example.spans, found, detector.scored, example.text))
             else:
                 report.labels.add_one(example.label, bool(found))
             if progress is not None:

@@ -1,44 +1,42 @@
-"""Street addresses: house number + street word (English and European forms) + unit + locality."""
+"""Street addresses: house number + street name + street type, unit, and locality lines.
+
+The street types come from the lexicons (Faker's address providers: "Street", "Course",
+"Mews" after the name; "Calle", "rue", "Via" before it; "straße", "gade", "katu" ending a
+compound), joined with the hand-kept lists below; the pattern is compiled once per
+recognizer and tried only where an address can begin (``_seek``).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 
 from vallum.detectors.base import Match, TextIndex, match_at
+from vallum.detectors.pii.lexicons import Lexicons
 
 __all__ = ["AddressRecognizer"]
 
-_SUFFIXES = (
-    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq"
-    "|Terrace|Way|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Trail|Trl|Crescent|Close|Grove|Gardens"
-    "|Park|Row|Walk|Hill|Heights|Ridge|View|Valley|Point|Plaza|Mall|Loop|Path|Pike|Run|Pass"
-    "|Cove|Creek|Crossing|Estates|Extension|Field|Fields|Forge|Forges|Fort|Freeway|Glen"
-    "|Green|Harbor|Haven|Island|Junction|Key|Knoll|Lake|Lakes|Landing|Light|Lights|Lodge"
-    "|Manor|Meadow|Meadows|Mill|Mills|Mission|Mount|Mountain|Neck|Orchard|Oval|Pines|Plains"
-    "|Port|Prairie|Ranch|Rapids|Rest|Route|Shoal|Shoals|Shore|Shores|Spring|Springs|Spur"
-    "|Station|Stravenue|Stream|Summit|Trace|Track|Trafficway|Tunnel|Turnpike|Underpass"
-    "|Union|Vista|Village|Ville|Wall|Wells|Alley|Arcade|Bypass|Causeway|Center|Centre"
-    "|Common|Corner|Corners|Expressway|Ferry|Ford|Fork|Forks|Gateway|Gateway|Burg|Burgs"
-    "|Bridge|Brook|Brooks|Branch|Camp|Canyon|Cape|Cliff|Cliffs|Club|Crest|Curve|Dale|Dam"
-    "|Divide|Estate|Falls|Flat|Flats|Garden|Gateway|Harbors|Hills|Hollow|Inlet|Islands"
-    "|Isle|Locks|Motorway|Overpass|Parks|Passage|Plain|Radial|Ramp|Skyway|Squares|Streets"
-    "|Throughway|Viaduct|Views|Ways|Well"
+_SUFFIXES = (  # abbreviations and types Faker's English locales do not list
+    "St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Sq|Pkwy|Hwy|Cir|Trl|Ter|Terr|Crt|Cres|Gdns|Gr|Mt|Pt|Hts"
+    "|Parkway|Highway|Freeway|Expressway|Trafficway|Stravenue"
 )
-_EURO_ENDINGS = (
+_EURO_ENDINGS = (  # ends of compound street names, beside the lexicon's ("Hauptstraße")
     "strasse|straße|str\\.|weg|gasse|platz|allee|ring|damm|ufer|katu|tie|kuja|polku|raitti"
     "|vej|gade|allé|laan|straat|gracht|plein|kade|singel|dreef|gatan|vägen|gränd|veien|gata"
-    "|utca|útja|tér|körút|ulica|ulice|cesta|sokak|caddesi|vegur|stræti|braut|gasse"
+    "|utca|útja|tér|körút|ulica|ulice|cesta|sokak|caddesi|vegur|stræti|braut|hove|lei|baan"
 )
-_PREFIXES = (
+_PREFIXES = (  # street types before the name, beside the lexicon's
     "Via|Viale|Piazza|Corso|Largo|Rue|Avenue|Boulevard|Bd|Place|Chemin|Allée|Calle|Avenida"
-    "|Plaza|Paseo|Camino|Rua|Travessa|Praça|Estrada|Ulica|ul\\.|Aleja|Strada|Leoforos|Odos"
+    "|Plaza|Paseo|Camino|Rua|Rúa|Travessa|Praça|Estrada|Ulica|ul\\.|Aleja|Strada|Leoforos"
+    "|Odos|Carrer|Avinguda|Passeig|Ronda|Rambla|C/|R\\.|rue|avenue|boulevard|chemin|impasse"
+    "|allée|place|quai|route|cours|voie|square|via|calle|rua|piazza"
 )
-_UNIT = (
-    r"(?:,?[ \t]*(?:\n[ \t]*)?(?:Apt\.?|Apartment|Suite|Unit|Ste\.?|Flat|Floor|Fl\.?|Room|#)"
-    r"[ \t]*\d+[A-Za-z]?)"
-)
-_UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f\u0391-\u03a9\u0410-\u042f"  # Latin, Greek, Cyrillic capitals
+# Street types written after the name and before the number ("Piroska u. 97.").
+_AFTER_NAME = r"(?:u\.|utca|út|útja|krt\.|körút|rkp\.|tér|köz|sétány|sor|tee|iela|gatve|rkp)"
+_UNIT_WORDS = r"(?:Apt\.?|Apartment|Suite|Unit|Ste\.?|Flat|Floor|Fl\.?|Room|Studio|#)"
+_UNIT = rf"(?:,?[ \t]*(?:\n[ \t>]*)?{_UNIT_WORDS}[ \t]*\d+[A-Za-z]?)"
+_UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f\u0386-\u03ab\u0410-\u042f"  # Latin, Greek, Cyrillic capitals
 _WORD = rf"(?:[a-z]['\u2019])?[{_UP}][\w'\u2019.\-]*"  # "Hugo", "d'Ouchy"
 _LOW = (  # linking particles of street names, as whole words
     r"(?:de|del|della|delle|dei|des|du|la|le|les|van|von|der|den|di|da|do|dos|das|y|e|el)"
@@ -46,58 +44,108 @@ _LOW = (  # linking particles of street names, as whole words
 )
 _NAME = rf"(?:{_WORD}|{_LOW})"  # a word of a street name: capitalised, or a linking particle
 _HOUSE = r"\d{1,6}[A-Za-z]?(?:[ \t]+\d{1,5})?"  # "580 60 Balsham Road", "66029 138 Consul Place"
-_STREET = (
-    rf"(?:{_HOUSE}[ \t]+(?:{_PREFIXES})(?:[ \t]+{_NAME}){{1,4}}(?:[ \t]+\d{{1,4}}[A-Za-z]?)?"
-    rf"|{_HOUSE}[ \t]+(?:{_WORD}[ \t]+){{0,4}}(?:{_SUFFIXES})\.?(?![\w])"
-    rf"(?:[ \t]+{_LOW}(?:[ \t]+{_WORD}){{1,3}})?"  # "Avenue des Tuileries"
-    rf"|(?:{_HOUSE}[ \t]+)?(?:{_WORD}[ \t]+){{0,3}}[\w'\u2019\-]*(?:{_EURO_ENDINGS})[ \t]+\d{{1,4}}[A-Za-z]?\.?"  # noqa: E501 - one regex alternative per line
-    rf"|(?:{_HOUSE}[ \t]+)?(?:{_PREFIXES})[ \t]+(?:{_NAME}[ \t]+){{0,4}}?\d{{1,4}}[A-Za-z]?"
-    rf"|{_HOUSE}[ \t]+(?:{_WORD}[ \t]+){{1,3}}\d{{1,5}}[A-Za-z]?(?=[ \t]*(?:,|\n|$|Apt|Suite|Unit))"
-    r"|(?i:(?:PSC|Unit|USNS|USNV|USS|USCGC)[ \t]+[\w \t]{1,20}?,?[ \t]*(?:Box[ \t]+\d{4})?"
-    r"[ \t\n]*(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5}))"
-)
-# Locality after the street: "City, ST 12345", or up to four short lines (city, region, country).
+_NUMBER = r"\d{1,4}[A-Za-z]?(?:[\-/]\d{1,4}[A-Za-z]?)?"  # "46/76", "35-73", "12a"
+_UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}"
+# Locality after the street: "City, ST 12345", "78839 Mühlhausen", "Gordonfurt, N0 7PR",
+# or up to four short lines (city, region, country); lines may be quoted with ">".
 _TAIL = (
-    r"(?:(?:,[ \t]*|[ \t]*\n[ \t]*,?[ \t]*|[ \t]+)"
-    rf"(?:[{_UP}][\w'\u2019.\-]*(?:[ \t]+[{_UP}(][\w'\u2019.()\-]*){{0,3}}(?:,?[ \t]+[A-Z]{{2}})?(?:[ \t]+\d{{4,6}}(?:-\d{{4}})?)?"  # noqa: E501 - one regex alternative per line
+    r"(?:(?:,[ \t]*|[ \t]*\n[ \t>]*,?[ \t]*|[ \t]+)"
+    rf"(?:{_UK_POSTCODE}(?![\w])"
+    rf"|[{_UP}][\w'\u2019.\-]*(?:[ \t]+(?:[{_UP}(][\w'\u2019.()\-]*|{_LOW}|[a-z](?=[ \t]+[{_UP}])))"
+    r"{0,3}(?:,?[ \t]+[A-Z]{2})?(?:[ \t]+\d{4,6}(?:-\d{4})?)?"
     r"|[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?|\d{4,6}))"
 )
-_ADDRESS = re.compile(rf"(?<![\w])(?:{_STREET}){_UNIT}?(?P<tail>(?:{_TAIL}){{0,4}})")
-_MILITARY = "PSC|Unit|USNS|USNV|USS|USCGC"
-# Pre-filter: a street prefix or military unit word ("Via Roma 131", "PSC 1437"), found by
-# one regex that ``re`` scans by first character; numbers come from the shared index.
-_PREFIX_SEED = re.compile(rf"(?:{_PREFIXES}|{_MILITARY}|psc|uss)(?=[ \t.])")
-_PREFIX_LOWER = frozenset(w.rstrip("\\.").lower() for w in _PREFIXES.split("|"))
-_ENDINGS = tuple(e.replace("\\.", ".") for e in _EURO_ENDINGS.split("|"))
+_STOP_TAIL = re.compile(r"\n[ \t]*\n|[:]|\n[ \t>]*(?:Name|Phone|Mobile|Desk|Fax|E-?mail|Tel)\b")
+_SEEDS = (
+    "Flat",
+    "Studio",
+    "PSC",
+    "Unit",
+    "USNS",
+    "USNV",
+    "USS",
+    "USCGC",
+    "psc",
+    "uss",
+    "usns",
+    "uscgc",
+    "corner of",
+)
+_PREFIX_LOWER = frozenset(w.replace("\\", "").rstrip(".").lower() for w in _PREFIXES.split("|"))
 
 
-def _seek(index: TextIndex) -> list[int]:
-    """Where an address can begin: house numbers, street prefixes, and the capitalised
-    words before a number that follows a street-name ending ("Hauptstraße 5")."""
-    text, lower = index.text, index.lower
-    same = len(lower) == len(text)
-    starts: list[int] = []
-    for pos, end in index.numbers:
-        if _house_number(text, end):
-            starts.append(pos)
-        # "…strasse 61": the word before the number ends like a street name
-        if same and pos > 1 and text[pos - 1] in " \t" and lower.endswith(_ENDINGS, 0, pos - 1):
-            starts += index.cap_starts_between(pos - 48, pos)
-    starts += [
-        m.start()
-        for m in _PREFIX_SEED.finditer(text)
-        if m.start() == 0 or not text[m.start() - 1].isalnum()
+_Trie = dict[str, "_Trie"]
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """A regex matching any of ``words``, factored as a trie: ``re`` tries alternatives one
+    by one, so a flat list of 300 words costs 300 tries where a trie costs a few."""
+    trie: _Trie = {}
+    for word in sorted({w for w in words if w}):
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: _Trie) -> str:
+    ends = "" in node
+    branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends:
+        return f"(?:{body})?" if len(branches) == 1 else body + "?"
+    return body
+
+
+def _street(suffixes: str, endings: str, prefixes: str) -> str:
+    """The street part: one regex alternative per address form."""
+    forms = [
+        # "2274 Via delle Coste 41", "67, avenue de Pasquier"
+        rf"{_HOUSE},?[ \t]+(?:{prefixes})(?:[ \t]+{_NAME}){{1,4}}(?:[ \t]+{_NUMBER})?",
+        # "0998 Calvin Cove", "11 Botley Road St.", "931 Kelly Centers"
+        rf"{_HOUSE}[ \t]+(?:{_WORD}[ \t]+){{0,4}}(?:{suffixes})\.?(?![\w])"
+        rf"(?:[ \t]+{_LOW}(?:[ \t]+{_WORD}){{1,3}})?",  # "Avenue des Tuileries"
+        # "Strickstrasse 61", "Anthony-Trub-Allee 928", "Haasegasse 76-73"
+        rf"(?:{_HOUSE}[ \t]+)?(?:{_WORD}[ \t]+){{0,3}}[\w'\u2019\-]*(?i:{endings})"
+        rf"[ \t]+{_NUMBER}\.?",
+        # "Via Roma 131", "ul. Narewska 94"
+        rf"(?:{_HOUSE}[ \t]+)?(?:{prefixes})[ \t]+(?:{_NAME}[ \t]+){{0,4}}?{_NUMBER}",
+        # "rue Humbert, 37251 Jacquetboeuf": no number, but a postcode and town follow
+        rf"(?:{prefixes})(?:[ \t]+{_NAME}){{1,4}}(?=,?[ \t]+\d{{4,5}}[ \t]+[{_UP}])",
+        # "Flat 60, Atkins Shores", "Studio 7, Watkins Squares"
+        rf"{_UNIT_WORDS}[ \t]*\d{{1,5}}[A-Za-z]?,[ \t]+(?:{_WORD}[ \t]+){{0,3}}"
+        rf"(?:{suffixes})(?![\w])",
+        # "Piroska u. 97.", "Árpád fejedelem útja 3."
+        rf"(?:{_HOUSE}[ \t]+)?{_WORD}(?:[ \t]+[\w\-]+){{0,2}}[ \t]+{_AFTER_NAME}[ \t]+\d{{1,4}}\.?",
+        # "28030 Edeby 55", "450 Præstevænget 15"
+        rf"{_HOUSE}[ \t]+(?:{_WORD}[ \t]+){{1,3}}{_NUMBER}(?=[ \t]*(?:,|\n|$|Apt|Suite|Unit))",
+        # "PSC 1437, Box 3833\nAPO AA 66791"
+        r"(?i:(?:PSC|Unit|USNS|USNV|USS|USCGC)[ \t]+[\w \t]{1,20}?,?[ \t]*(?:Box[ \t]+\d{4})?"
+        r"[ \t\n]*(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5})",
     ]
-    return sorted(set(starts))
+    return "|".join(forms)
+
+
+def _corner(street: str) -> str:
+    """ "the corner of Kuusiku 7 and Alexander Flat": an intersection."""
+    return (
+        rf"(?:[Tt]he[ \t]+)?corner[ \t]+of[ \t]+(?:{street}"
+        rf"|(?:{_NAME}[ \t]+){{0,3}}{_WORD}(?:[ \t]+{_NUMBER})?)"
+        rf"[ \t]+and[ \t]+(?:{_WORD}[ \t]+){{0,3}}{_WORD}"
+    )
 
 
 def _house_number(text: str, end: int) -> bool:
     """A number followed by a street name: a capitalised word, or "ul.", "rue" …"""
-    if text[end : end + 1] not in (" ", "\t"):
+    gap = 2 if text[end : end + 2] == ", " else 1  # "67, avenue de Pasquier"
+    if text[end + gap - 1 : end + gap] not in (" ", "\t"):
         return False
-    if text[end + 1 : end + 2].isupper():
+    if gap == 1 and text[end + 1 : end + 2].isupper():
         return True
-    word = text[end + 1 : end + 8].split(" ", 1)[0]
+    word = text[end + gap : end + gap + 10].split(" ", 1)[0]
     return word.rstrip(".").lower() in _PREFIX_LOWER
 
 
@@ -106,20 +154,100 @@ class AddressRecognizer:
 
     kinds = frozenset({"STREET_ADDRESS"})
 
+    def __init__(self, lexicons: Lexicons) -> None:
+        suffixes = _alternation([*lexicons.street_suffixes, *_SUFFIXES.split("|")])
+        ending_words = [*lexicons.street_endings, *_EURO_ENDINGS.replace("\\", "").split("|")]
+        endings = _alternation(ending_words)
+        prefix_words = [*lexicons.street_prefixes, *_PREFIXES.replace("\\", "").split("|")]
+        prefixes = _alternation(prefix_words)
+        street = _street(suffixes, endings, prefixes)
+        self.pattern = re.compile(
+            rf"(?<![\w])(?:{_corner(street)}|{street}){_UNIT}{{0,2}}(?P<tail>(?:{_TAIL}){{0,4}})"
+        )
+        self.endings = tuple(ending_words)
+        self.ending_tails = frozenset(e[-3:] for e in ending_words)
+        seeds = {w for w in [*prefix_words, *_SEEDS] if w}
+        self.capital_seeds = frozenset(w for w in seeds if w[0].isupper())
+        # the separator before the word is consumed, not looked behind: ``re`` then scans
+        # for its first character in C
+        lower = _alternation(w for w in seeds if not w[0].isupper())
+        self.lower_seed = re.compile(rf"[^\w](?:{lower})(?=[ \t.])")
+
     def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
         index = index or TextIndex(text)
-        for found in match_at(_ADDRESS, text, _seek(index)):
+        for found in match_at(self.pattern, text, self._seek(index)):
             start, end = found.span()
             tail = found.group("tail")
             if tail:
                 end = found.start("tail") + _trim_tail(tail)
             if end - start < 6:
                 continue
+            if text[end - 1] == "." and text[end - 5 : end - 1].isalpha():
+                end -= 1  # a sentence's full stop after the town, not "St." or "u. 97."
             score = 0.9 if tail else 0.75
-            yield Match("STREET_ADDRESS", start, end, score, "pii.address", "1")
+            yield Match("STREET_ADDRESS", start, end, score, "pii.address", "2")
+
+    def _seek(self, index: TextIndex) -> list[int]:
+        """Where an address can begin: house numbers, street prefixes, "the corner of",
+        and the capitalised words before a number that follows a street-name ending."""
+        text, lower = index.text, index.lower
+        same = len(lower) == len(text)
+        tails, endings = self.ending_tails, self.endings
+        starts: list[int] = []
+        for pos, end in index.numbers:
+            if _house_number(text, end):
+                starts.append(pos)
+            # "…strasse 61": the word before the number ends like a street name
+            if (
+                same
+                and text[pos - 1 : pos] in (" ", "\t")
+                and lower[pos - 4 : pos - 1] in tails
+                and lower.endswith(endings, 0, pos - 1)
+            ):
+                starts += index.cap_starts_between(pos - 48, pos)
+        return sorted({*starts, *self._prefix_starts(index)})
+
+    def _prefix_starts(self, index: TextIndex) -> list[int]:
+        """Street-type words before a name ("Calle", "Via", "rue", "ul."), military
+        units and "the corner of" — looked for only in the ``_REACH`` characters before a
+        number, since every address has one (house number, postcode or box)."""
+        text = index.text
+        windows = _windows(index.numbers)
+        if not windows:
+            return []
+        found: list[int] = []
+        for lo, hi in windows:
+            found += [m.start() + 1 for m in self.lower_seed.finditer(text, max(0, lo - 1), hi)]
+        if self.lower_seed.match(" " + text[:16]):
+            found.append(0)
+        found += [pos - 4 for pos in found if text[pos - 4 : pos] in ("the ", "The ")]
+        capital = self.capital_seeds
+        lows = [lo for lo, _ in windows]
+        for lo, hi in index.cap_runs:
+            i = bisect_right(lows, lo) - 1
+            if i < 0 or windows[i][1] <= lo:
+                continue  # no number follows closely
+            pos = lo
+            for word in text[lo : min(hi + 1, len(text))].split(" "):
+                if word.rstrip(",") in capital:
+                    found.append(pos)
+                pos += len(word) + 1
+        return found
 
 
-_STOP_TAIL = re.compile(r"\n[ \t]*\n|[:]|\n[ \t]*(?:Name|Phone|Mobile|Desk|Fax|E-?mail|Tel)\b")
+_REACH = 64  # characters from a street-type word to the address's first number
+
+
+def _windows(numbers: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The merged spans of ``_REACH`` characters before each number."""
+    merged: list[tuple[int, int]] = []
+    for start, _ in numbers:
+        lo = max(0, start - _REACH)
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], start)
+        else:
+            merged.append((lo, start))
+    return merged
 
 
 def _trim_tail(tail: str) -> int:

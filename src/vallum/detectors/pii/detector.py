@@ -95,11 +95,14 @@ class PiiDetector:
             *date_recognizers(),
             *crypto_recognizers(),
             PhoneRecognizer(self.config.regions),
-            AddressRecognizer(),
         ]
-        if {"PERSON", "ORGANIZATION"} & set(self.config.entities or PII_KINDS):
+        if {"PERSON", "ORGANIZATION", "STREET_ADDRESS"} & self.kinds:
             lexicons = load_lexicons()
-            recognizers += [PersonRecognizer(lexicons), OrganizationRecognizer(lexicons)]
+            recognizers += [
+                AddressRecognizer(lexicons),
+                PersonRecognizer(lexicons),
+                OrganizationRecognizer(lexicons),
+            ]
         return recognizers
 
     def detect(self, text: str, index: TextIndex | None = None) -> list[Match]:

@@ -1,4 +1,5 @@
-"""Name and word lexicons shipped in the package (built from Faker by a script in scripts/)."""
+"""Name, place and word lexicons shipped in the package (built from Faker by
+``scripts/build_pii_lexicons.py``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ class Lexicons:
     last_names: frozenset[str]
     common_words: frozenset[str]
     company_suffixes: frozenset[str]
+    street_suffixes: frozenset[str]  # "Street", "Course", "Mews": after the street name
+    street_endings: frozenset[str]  # "straße", "gade", "katu": ends of compound street names
+    street_prefixes: frozenset[str]  # "Calle", "rue", "Via": before the street name
+    places: frozenset[str]  # cities, regions and countries
+    english_words: frozenset[str]  # lower-case dictionary words (Webster's Second)
 
 
 def _read(name: str) -> frozenset[str]:
@@ -23,13 +29,18 @@ def _read(name: str) -> frozenset[str]:
 
 
 def load_lexicons() -> Lexicons:
-    """Read the lexicons (about 20 ms); the detector keeps one copy per instance."""
+    """Read the lexicons (about 60 ms); the detector keeps one copy per instance."""
     common = {w.lower() for w in _read("common_words")} | _EXTRA_COMMON
     return Lexicons(
         first_names=_read("first_names"),
         last_names=_read("last_names"),
         common_words=frozenset(common),
         company_suffixes=_read("company_suffixes"),
+        street_suffixes=_read("street_suffixes"),
+        street_endings=_read("street_endings"),
+        street_prefixes=_read("street_prefixes"),
+        places=_read("places"),
+        english_words=_read("english_words"),
     )
 
 

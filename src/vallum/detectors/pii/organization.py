@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterator
+from dataclasses import replace
 
 from vallum.detectors.base import Match, TextIndex, literal_starts
 from vallum.detectors.pii.lexicons import Lexicons
-from vallum.detectors.pii.people import ORG_WORDS, Word, run_words
+from vallum.detectors.pii.people import Word, run_words
+from vallum.detectors.pii.words import ORG_WORDS
 
 __all__ = ["OrganizationRecognizer"]
 
@@ -20,11 +22,11 @@ _PARTNER_JOIN = re.compile(r"(?:,[ \t]+|[ \t]+(?:and|&)[ \t]+)")
 _ABBREVIATED = frozenset({"inc", "ltd", "corp", "co", "bros", "assn"})
 _JOINS = frozenset({", ", " a", " &"})  # first two characters of a partnership join
 _ORG_CUES = ("work", "employ", "joined", "acquired", "subsidiary", "customer of", "vendor",
-             "company", "firm", "became", "agency")  # fmt: skip
+             "company", "firm", "became", "agency", "year at", "years at")  # fmt: skip
 # Phrases right before a name that make it an employer or a company.
 _ORG_BEFORE = re.compile(
     r"(?:work(?:s|ed|ing)? (?:for|at)|employed by|employer:?|joined|acquired by|"
-    r"subsidiary of|customer of|vendor|company|firm|became|later became|agency)\W{0,3}$"
+    r"subsidiary of|customer of|vendor|company|firm|became|later became|agency|years? at)\W{0,3}$"
 )
 
 
@@ -33,6 +35,15 @@ def _cue_ends(index: TextIndex) -> list[int]:
     if len(index.lower) != len(index.text) or not index.has_any(_ORG_CUES):
         return []
     return sorted(pos + 4 for pos in literal_starts(*_ORG_CUES, lower=True)(index))
+
+
+def _affiliation(text: str, start: int) -> bool:
+    """ "<Name> of X", "<Name> from X": an affiliation right after a capitalised word."""
+    before = text[max(0, start - 24) : start]
+    if not before.endswith((" of ", " from ")):
+        return False
+    words = before.rsplit(" ", 3)
+    return len(words) >= 3 and words[-3][:1].isupper() and words[-3][-1:].isalpha()
 
 
 def _cue_before(cue_ends: list[int], start: int) -> bool:
@@ -69,8 +80,12 @@ class OrganizationRecognizer:
             if not words:
                 continue
             found = self._suffixed(text, words) or self._partnership(text, runs, n, words)
+            if found is not None and found.start == run[0]:
+                found = self._partners_before(text, runs, n, found)
             if found is None and cue:
                 found = self._employer(text, words)
+            if found is None and _affiliation(text, run[0]):
+                found = self._affiliated(words)
             if found is not None:
                 skip_to = found.end
                 yield found
@@ -79,10 +94,35 @@ class OrganizationRecognizer:
         """Cheap test before the word-by-word look: a company word last, or a surname
         followed by a partnership join, or a hyphenated pair."""
         chunk = text[run[0] : run[1]]
+        if _affiliation(text, run[0]):
+            return True
         if chunk.isalpha():
             return chunk in self.lex.last_names and text[run[1] : run[1] + 2] in _JOINS
         last = chunk.rsplit(" ", 1)[-1]
         return last.lower() in self.suffixes or ("-" in chunk and " " not in chunk)
+
+    def _partners_before(
+        self, text: str, runs: list[tuple[int, int]], n: int, found: Match
+    ) -> Match:
+        """ "Davis, Reynolds and Williamson Orchestra": surnames joined before the name."""
+        start = found.start
+        for lo, hi in reversed(runs[max(0, n - 2) : n]):
+            if _PARTNER_JOIN.fullmatch(text, hi, start) is None:
+                break
+            lo = text.rfind(" ", lo, hi) + 1 or lo  # "The Davis": the surname only
+            if text[lo:hi] not in self.lex.last_names:
+                break
+            start = lo
+        return found if start == found.start else replace(found, start=start)
+
+    def _affiliated(self, words: list[Word]) -> Match | None:
+        """ "Margaret S. Stouffer of Opencounter": not a place, not a person's name."""
+        name = " ".join(w[2] for w in words)
+        if len(words) > 4 or name in self.lex.places or words[0][2] in self.lex.first_names:
+            return None
+        if all(w[2].lower() in self.lex.english_words for w in words) and len(words) == 1:
+            return None  # "… of Mathematics"
+        return Match("ORGANIZATION", words[0][0], words[-1][1], 0.6, "pii.org", "2")
 
     def _suffixed(self, text: str, words: list[Word]) -> Match | None:
         last = words[-1][2].lower()
@@ -125,4 +165,4 @@ class OrganizationRecognizer:
             return None
         if len(words) > 4 or words[0][2] in self.lex.first_names:
             return None
-        return Match("ORGANIZATION", start, words[-1][1], 0.6, "pii.org", "2")
+        return Match("ORGANIZATION", start, words[-1][1], 0.75, "pii.org", "2")

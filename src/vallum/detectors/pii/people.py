@@ -12,241 +12,10 @@ from collections.abc import Iterator
 
 from vallum.detectors.base import Match, TextIndex
 from vallum.detectors.pii.lexicons import Lexicons
+from vallum.detectors.pii.words import NOT_NAMES, ORG_WORDS, STREET_WORDS, SUFFIXES, TITLES
 
-__all__ = [
-    "ORG_WORDS",
-    "STREET_WORDS",
-    "PersonRecognizer",
-    "Word",
-    "run_words",
-]
+__all__ = ["PersonRecognizer", "Word", "run_words"]
 
-TITLES = frozenset(
-    [
-        "Mr",
-        "Mrs",
-        "Ms",
-        "Miss",
-        "Mx",
-        "Dr",
-        "Prof",
-        "Sir",
-        "Dame",
-        "Lady",
-        "Lord",
-        "Rev",
-        "Fr",
-        "Sr",
-        "Sra",
-        "Herr",
-        "Frau",
-        "Mme",
-        "Mlle",
-    ]
-)
-_SUFFIXES = frozenset(["MD", "PhD", "DDS", "DVM", "Jr", "Sr", "II", "III", "IV", "Esq"])
-ORG_WORDS = frozenset(
-    [
-        "inc",
-        "incorporated",
-        "investments",
-        "insurance",
-        "llc",
-        "ltd",
-        "plc",
-        "corp",
-        "corporation",
-        "group",
-        "company",
-        "co",
-        "gmbh",
-        "ag",
-        "sa",
-        "technologies",
-        "technology",
-        "systems",
-        "solutions",
-        "consulting",
-        "partners",
-        "labs",
-        "bank",
-        "holdings",
-        "industries",
-        "associates",
-        "enterprises",
-        "international",
-        "foundation",
-        "institute",
-        "university",
-        "networks",
-        "software",
-        "services",
-        "capital",
-        "ventures",
-        "media",
-        "pharmaceuticals",
-        "logistics",
-        "college",
-        "school",
-        "hospital",
-        "agency",
-        "association",
-        "council",
-        "ministry",
-        "department",
-        "office",
-        "society",
-        "trust",
-        "fund",
-        "club",
-        "orchestra",
-        "ensemble",
-        "choir",
-        "theatre",
-        "theater",
-        "museum",
-        "gallery",
-        "studio",
-        "studios",
-        "records",
-        "press",
-    ]
-)
-STREET_WORDS = frozenset(
-    [
-        "street",
-        "st",
-        "avenue",
-        "ave",
-        "road",
-        "rd",
-        "boulevard",
-        "blvd",
-        "lane",
-        "ln",
-        "drive",
-        "court",
-        "ct",
-        "place",
-        "square",
-        "terrace",
-        "way",
-        "parkway",
-        "highway",
-        "circle",
-        "crescent",
-        "close",
-        "grove",
-        "gardens",
-        "park",
-        "row",
-        "walk",
-        "hill",
-        "heights",
-        "ridge",
-        "plaza",
-        "mall",
-        "loop",
-        "path",
-        "pike",
-        "route",
-        "cove",
-        "creek",
-        "crossing",
-        "estates",
-        "glen",
-        "green",
-        "harbor",
-        "haven",
-        "island",
-        "junction",
-        "lake",
-        "landing",
-        "manor",
-        "meadow",
-        "mill",
-        "mount",
-        "mountain",
-        "orchard",
-        "port",
-        "ranch",
-        "shore",
-        "spring",
-        "station",
-        "summit",
-        "trail",
-        "tunnel",
-        "turnpike",
-        "valley",
-        "view",
-        "vista",
-        "village",
-        "via",
-        "rue",
-        "calle",
-        "avenida",
-        "strasse",
-        "straße",
-        "suite",
-        "apt",
-    ]
-)
-# Capitalised words that are names in the lexicons but here mean a rank or a place.
-_NOT_NAMES = frozenset(
-    [
-        "prince",
-        "princess",
-        "king",
-        "queen",
-        "duke",
-        "duchess",
-        "royal",
-        "saint",
-        "republic",
-        "kingdom",
-        "federation",
-        "emirates",
-        "islands",
-        "union",
-        "states",
-        "county",
-        "province",
-        "china",
-        "india",
-        "israel",
-        "georgia",
-        "jordan",
-        "virginia",
-        "carolina",
-        "florida",
-        "dakota",
-        "austin",
-        "paris",
-        "london",
-        "math",
-        "server",
-        "unknown",
-        "unique",
-        "justice",
-        "hence",
-        "dot",
-        "an",
-        "art",
-        "page",
-        "case",
-        "lane",
-        "sky",
-        "ocean",
-        "river",
-        "summer",
-        "winter",
-        "autumn",
-        "spring",
-        "june",
-        "april",
-        "august",
-    ]
-)
 # Phrases right before a name that make an unknown capitalised word a name.
 _STRONG_BEFORE = frozenset(
     ["my name is", "name is", "name", "i'm", "i am", "this is", "dear", "said", "named",
@@ -254,6 +23,12 @@ _STRONG_BEFORE = frozenset(
      "tell", "told", "meet", "met", "with", "by", "contact", "assistant to", "patient",
      "customer", "client", "employee", "guardian", "son", "daughter", "wife", "husband",
      "mother", "father", "brother", "sister", "friend"]
+)  # fmt: skip
+_UNITS = frozenset({"apt", "suite", "unit", "flat", "studio"})  # may follow a name on one line
+# First words of place names ("North Peter", "Sainte Caroline"), as Faker's city prefixes.
+_PLACE_LEADS = frozenset(
+    ["North", "South", "East", "West", "New", "Lake", "Port", "Fort", "Mount", "Saint",
+     "Sainte", "San", "Santa", "St", "Ste"]
 )  # fmt: skip
 _TRAILING = " \t\n,:;.!?\"'()-"  # what may stand between a cue and the name
 # Phrases that name the next word outright, known to the lexicons or not.
@@ -310,8 +85,15 @@ class PersonRecognizer:
 
     def __init__(self, lexicons: Lexicons) -> None:
         self.lex = lexicons
-        self.stop = lexicons.common_words | ORG_WORDS | STREET_WORDS | _NOT_NAMES | _country_names()
-        self.place_words = ORG_WORDS | STREET_WORDS
+        names = lexicons.first_names | lexicons.last_names
+        # street types that are nobody's name ("Track", "Course"; not "Ford", "Chase")
+        streets = {w.lower() for w in lexicons.street_suffixes if w not in names}
+        self.stop = (
+            lexicons.common_words | ORG_WORDS | STREET_WORDS | NOT_NAMES | _country_names()
+        ) | streets
+        self.place_words = (ORG_WORDS | STREET_WORDS | streets) - _UNITS
+        self.street_before = {w.lower().rstrip(".") for w in lexicons.street_prefixes}
+        self.places = lexicons.places
 
     def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
         index = index or TextIndex(text)
@@ -332,31 +114,79 @@ class PersonRecognizer:
 
     def _run(self, text: str, words: list[Word]) -> Match | None:
         stop = self.stop
+        titled = next((k for k, w in enumerate(words[:3]) if w[2] in TITLES), 0)
+        words = words[titled:]  # "Patient Mrs Deborah Burton": the name starts at the title
         i, title = 0, None
         while i < len(words):
             word = words[i][2]
             if word in TITLES:
                 title = i if title is None else title
-            elif word.lower() in stop:
-                title = None
+            elif title is not None and word.lower() not in self.lex.common_words:
+                break  # "Ms. Austin": after a title, a place-like word is a name
+            elif word.lower() in stop or (len(words) - i > 2 and self._role(word)):
+                title = None  # "Patient Martin …", "Producer Liviana …"
             else:
                 break
             i += 1
         j = i
+        if (
+            title is not None
+            and i < len(words)
+            and words[i][2].lower() not in self.lex.common_words
+        ):
+            j += 1  # "Ms. Austin": after a title, a place-like word is a name
         while j < len(words) and j - i < 4 and self._namelike(words[j][2]):
             j += 1
         if i == j:
             return None
         if j < len(words) and words[j][2].lower() in self.place_words:
             return None  # "Calvin Cove", "Shepherd Ltd": an address or an organisation
+        if title is None and self._place(
+            text, words[:j] if self._place_lead(words[:i]) else words[i:j]
+        ):
+            return None
         start = words[title if title is not None else i][0]
         end = words[j - 1][1]
-        if j < len(words) and words[j][2] in _SUFFIXES:
+        if j < len(words) and words[j][2] in SUFFIXES:
             end = words[j][1]
         if _after_number(text, start):
             return None  # "0998 Calvin Cove …": a street
         score = self._score([w[2] for w in words[i:j]], title is not None, text, start)
         return Match("PERSON", start, end, score, "pii.person", "2") if score > 0 else None
+
+    @staticmethod
+    def _place_lead(words: list[Word]) -> bool:
+        return bool(words) and words[-1][2] in _PLACE_LEADS
+
+    def _place(self, text: str, words: list[Word]) -> bool:
+        """A city or region ("Porto Alegre", "North Peter"), or a street named after
+        someone ("rue Georges Vaillant")."""
+        name = text[words[0][0] : words[-1][1]]
+        if name in self.places or words[0][2] in _PLACE_LEADS:
+            return True
+        before = text[max(0, words[0][0] - 12) : words[0][0]].split()
+        return bool(before) and before[-1].lower().rstrip(".,") in self.street_before
+
+    def _role(self, word: str) -> bool:
+        """A dictionary word that is nobody's name, before a name ("Patient", "Producer")."""
+        lex = self.lex
+        return (
+            word.lower() in lex.english_words
+            and word not in lex.first_names
+            and word not in lex.last_names
+        )
+
+    def _foreign(self, names: list[str]) -> bool:
+        """Two or three Title-case words none of which is an English word or a place
+        ("Gyala Antall", "Esat Jeknić"): a name the lexicons do not know."""
+        english, places = self.lex.english_words, self.places
+        return len(names) <= 3 and all(
+            len(n) > 2
+            and n[1:].replace("-", "").islower()
+            and n.lower() not in english
+            and n not in places
+            for n in names
+        )
 
     def _namelike(self, word: str) -> bool:
         lowered = word.lower()
@@ -369,7 +199,7 @@ class PersonRecognizer:
         lex = self.lex
         first, last = names[0], names[-1]
         known_first = first in lex.first_names
-        known_last = last in lex.last_names or last in lex.first_names
+        known_last = last in lex.last_names or last in lex.first_names or _known_parts(lex, last)
         if titled:
             return 0.85
         if len(names) == 3 and len(names[1]) == 1 and first[1:].islower() and last[1:].islower():
@@ -380,7 +210,9 @@ class PersonRecognizer:
                 return 0.85
             if known_first or known_last:
                 return 0.7 if context else 0.6
-            return 0.55 if context and len(names) <= 3 else 0.0
+            if context and len(names) <= 3:
+                return 0.55
+            return 0.6 if self._foreign(names) else 0.0
         if len(first) < 3 or first.isupper():
             return 0.0
         if known_first:
@@ -402,6 +234,11 @@ class PersonRecognizer:
             parts = found.group("name").split()
             if parts[0].capitalize() in self.lex.first_names and parts[0] not in self.stop:
                 yield Match("PERSON", start, end, 0.7, "pii.person", "2")
+
+
+def _known_parts(lex: Lexicons, name: str) -> bool:
+    """A double-barrelled surname one of whose parts is known ("Hayes-Bennett")."""
+    return "-" in name and any(p in lex.last_names for p in name.split("-"))
 
 
 def _cued(text: str, start: int) -> bool:
