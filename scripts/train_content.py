@@ -2,59 +2,73 @@
 
     python scripts/train_content.py [--seed 20251125] [--validate]
 
-Harmful requests: ``../shared/data/harmful`` (HarmBench, AdvBench). Benign: every chat
-prompt of ``../shared/data/benign``, the role-play prompts, the math questions, and the
-safe look-alikes in ``scripts/data/content_lookalikes_train.txt`` ("how do I kill a
-Python process"). ``tests/data/content/safe_lookalikes.jsonl`` is never trained on: it
-measures the false-positive rate on look-alikes.
+Harmful requests: ``../shared/data/harmful`` (HarmBench, AdvBench) plus synthetic
+paraphrases (framings x intent verbs x objects of every category, drawn with the seed).
+Benign: every chat prompt of ``../shared/data/benign``, the role-play prompts, the math
+questions, the safe look-alikes in ``scripts/data/content_lookalikes_train.txt`` ("how do I
+kill a Python process") and synthetic look-alikes built from the same framings.
+``tests/data/content/safe_lookalikes.jsonl`` is never trained on: it measures the
+false-positive rate on look-alikes. The objectives of ``responses_graded_pyrit.jsonl``
+(a third author's harmful requests, noisily labelled) are never trained on either: they
+measure recall on requests no training source wrote.
 
-``--validate`` holds out one harmful file at a time (HarmBench and AdvBench are different
-authors) together with half of the benign files, and reports recall, FPR on the held-out
-benign files and on the held-out look-alikes; the threshold comes from the out-of-fold
-benign scores. Deterministic for a given seed.
+``--validate`` holds out one harmful file at a time together with half of the benign
+files, and reports recall on it, on the PyRIT objectives, the FPR on the held-out benign
+files and on the held-out look-alikes; the threshold comes from the out-of-fold benign
+scores. Deterministic for a given seed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
+from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ngram_train import DATA, Corpus, Sample, export, featurize, fit, read_jsonl, threshold_for  # noqa: E402
+from content_synth import synthetic_benign, synthetic_harmful
+from ngram_train import DATA, Corpus, Sample, read_jsonl, threshold_for
 
-from vallum.detectors.content import ContentConfig, ContentDetector  # noqa: E402
-from vallum.detectors.content.detector import CATEGORIES, lexicon_hits  # noqa: E402
-from vallum.detectors.injection.ngram import NgramModel  # noqa: E402
+from vallum.detectors.content import ContentConfig, ContentDetector
+from vallum.detectors.content.lexicon import DENSE_FEATURES, Lexicon, tokens
+from vallum.detectors.content.words import WordModel, content_stems, key_count, word_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src/vallum/detectors/content/model/content.npz"
 LOOKALIKES = Path(__file__).resolve().parent / "data/content_lookalikes_train.txt"
 HELD_LOOKALIKES = ROOT / "tests/data/content/safe_lookalikes.jsonl"
-ORDERS = (2, 3, 4, 5)
-BITS = 18
-C = 4.0
-FPR = 0.01
-VERSION = "content-ngram-3"
+C = 2.0
+FPR = 0.02  # out-of-fold benign chat; look-alike FPR is measured apart
+MIN_COUNT = 2  # keys seen in fewer training texts are not features
+MIN_WEIGHT = 0.02  # smaller weights are not shipped
+VERSION = "content-words-4"
 HARMFUL = ("harmful_advbench.jsonl", "harmful_harmbench.jsonl")
+PYRIT_HARMFUL = ("harm:", "objective:")  # categories whose objectives are harmful requests
+WEIGHTS = {"lookalikes": 5.0, "synthetic_harmful": 0.5, "synthetic_benign": 1.0}
 
 
-def build() -> Corpus:
+def build(seed: int) -> Corpus:
     corpus = Corpus()
     for name in HARMFUL:
         corpus.add((row["text"].lower() for row in read_jsonl(DATA / "harmful" / name)), 1, name)
     benign = sorted((DATA / "benign").glob("chat_*.jsonl"))
-    benign += [DATA / "injection/benign_roleplay_awesome.jsonl", DATA / "injection/benign_math_gsm8k.jsonl"]
+    benign += [
+        DATA / "injection/benign_roleplay_awesome.jsonl",
+        DATA / "injection/benign_math_gsm8k.jsonl",
+    ]
     for path in benign:
         corpus.add((row["text"].lower() for row in read_jsonl(path)), 0, path.name)
-    lookalikes = [line.lower() for line in LOOKALIKES.read_text(encoding="utf-8").splitlines()]
-    for _ in range(5):  # few but important: weigh them up
-        corpus.add(lookalikes, 0, "lookalikes")
+    lines = LOOKALIKES.read_text(encoding="utf-8").splitlines()
+    corpus.add((line.lower() for line in lines if not line.startswith("#")), 0, "lookalikes")
+    rng = random.Random(seed)  # noqa: S311  # seeded training data, not cryptography
+    corpus.add(synthetic_harmful(rng), 1, "synthetic_harmful")
+    corpus.add(synthetic_benign(rng), 0, "synthetic_benign")
     return corpus
 
 
@@ -63,36 +77,89 @@ def held_lookalikes() -> list[str]:
         return [json.loads(line)["text"].lower() for line in handle if line.strip()]
 
 
-def lexicon_matrix(texts: list[str]) -> sparse.csr_matrix:
-    names = list(CATEGORIES)
-    rows = [[float(name in hits) for name in names] for hits in map(lexicon_hits, texts)]
-    return sparse.csr_matrix(np.asarray(rows, dtype=np.float64))
+def pyrit_objectives() -> list[str]:
+    rows = read_jsonl(DATA / "harmful/responses_graded_pyrit.jsonl")
+    chosen = {row["objective"] for row in rows if row["category"].startswith(PYRIT_HARMFUL)}
+    return sorted(text.lower() for text in chosen if len(text) < 2000)
 
 
-def train(samples: list[Sample], seed: int) -> NgramModel:
-    """Hashed n-grams plus one column per lexicon group, fitted jointly."""
-    texts = [s.text for s in samples]
-    x = sparse.hstack([featurize(texts, ORDERS, BITS, 4096), lexicon_matrix(texts)]).tocsr()
-    weights, bias = fit(x, np.asarray([s.label for s in samples]), C, seed)
-    extra = {name: float(w) for name, w in zip(CATEGORIES, weights[1 << BITS :], strict=True)}
-    return NgramModel(weights[: 1 << BITS], bias, ORDERS, BITS, 2048, 512, {}, VERSION, extra, power=0.5)
+class Featurizer:
+    """Text → (distinct keys, dense lexicon features), exactly what the detector computes."""
+
+    def __init__(self) -> None:
+        self.lexicon = Lexicon()
+
+    def __call__(self, text: str) -> tuple[set[str], int, dict[str, float]]:
+        stems = self.lexicon.stems(tokens(text[:20000].lower()))
+        dense = self.lexicon.features(self.lexicon.positions(stems), len(stems))
+        return word_keys(stems), key_count(stems, content_stems(stems)), dense
 
 
-def scorer(model: NgramModel) -> ContentDetector:
-    detector = ContentDetector(ContentConfig(threshold=0.5))
-    detector.model = model
-    return detector
+def matrix(
+    rows: list[tuple[set[str], int, dict[str, float]]], vocab: dict[str, int]
+) -> sparse.csr_matrix:
+    indptr, indices, values = [0], [], []
+    dense_at = {name: len(vocab) + number for number, name in enumerate(DENSE_FEATURES)}
+    for keys, count, dense in rows:
+        known = sorted(vocab[key] for key in keys if key in vocab)
+        scale = 1.0 / np.sqrt(count)
+        indices.extend(known)
+        values.extend([scale] * len(known))
+        for name, value in dense.items():
+            indices.append(dense_at[name])
+            values.append(value)
+        indptr.append(len(indices))
+    shape = (len(rows), len(vocab) + len(DENSE_FEATURES))
+    return sparse.csr_matrix((values, indices, indptr), shape=shape)
 
 
-def validate(corpus: Corpus, seed: int) -> float:
-    benign_files = sorted({s.group for s in corpus.samples if s.label == 0} - {"lookalikes"})
+def train(samples: list[Sample], featurize: Featurizer, seed: int) -> WordModel:
+    rows = [featurize(s.text) for s in samples]
+    counts: dict[str, int] = {}
+    for keys, _, _ in rows:
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+    vocab = {key: n for n, key in enumerate(sorted(k for k, c in counts.items() if c >= MIN_COUNT))}
+    x = matrix(rows, vocab)
+    y = np.asarray([s.label for s in samples])
+    weight = np.asarray([WEIGHTS.get(s.group, 1.0) for s in samples])
+    # balance the classes by total weight, as class_weight="balanced" does by count
+    for label in (0, 1):
+        weight[y == label] *= len(y) / (2 * weight[y == label].sum())
+    model = LogisticRegression(C=C, max_iter=3000, random_state=seed, solver="liblinear")
+    model.fit(x, y, sample_weight=weight)
+    coef = model.coef_[0]
+    keys = sorted(vocab, key=vocab.__getitem__)
+    weights = {
+        k: round(float(w), 4)
+        for k, w in zip(keys, coef[: len(vocab)], strict=True)
+        if abs(w) >= MIN_WEIGHT
+    }
+    dense = {name: float(w) for name, w in zip(DENSE_FEATURES, coef[len(vocab) :], strict=True)}
+    return WordModel(weights, dense, float(model.intercept_[0]), {"chat": 0.5}, VERSION)
+
+
+def scorer(model: WordModel) -> ContentDetector:
+    return ContentDetector(ContentConfig(threshold=0.5), model)
+
+
+def _scores(detector: ContentDetector, texts: list[str]) -> np.ndarray:
+    return np.asarray([detector.detect(text).score for text in texts])
+
+
+def validate(corpus: Corpus, featurize: Featurizer, seed: int) -> float:
+    fixed = {"lookalikes", "synthetic_harmful", "synthetic_benign"}
+    benign_files = sorted({s.group for s in corpus.samples if s.label == 0} - fixed)
     oof: list[tuple[Sample, float]] = []
-    look_scores: list[np.ndarray] = []
+    look_scores, pyrit_scores = [], []
     for number, harmful in enumerate(HARMFUL):
         held = {harmful} | set(benign_files[number :: len(HARMFUL)])
-        detector = scorer(train([s for s in corpus.samples if s.group not in held], seed))
+        detector = scorer(
+            train([s for s in corpus.samples if s.group not in held], featurize, seed)
+        )
         oof.extend((s, detector.detect(s.text).score) for s in corpus.samples if s.group in held)
-        look_scores.append(np.asarray([detector.detect(t).score for t in held_lookalikes()]))
+        look_scores.append(_scores(detector, held_lookalikes()))
+        pyrit_scores.append(_scores(detector, pyrit_objectives()))
     benign = np.asarray([score for s, score in oof if s.label == 0])
     threshold = threshold_for(benign, FPR)
     print(f"== leave-one-source-out: threshold {threshold:.4f} (≤ {FPR:.0%} FPR out of fold)")
@@ -102,11 +169,15 @@ def validate(corpus: Corpus, seed: int) -> float:
     print(f"  pooled recall {np.mean([sc >= threshold for s, sc in oof if s.label]):.4f}")
     print(f"  benign FPR {np.mean(benign >= threshold):.4f} (n={len(benign)})")
     looks = np.max(look_scores, axis=0)  # the worse of the two fold models
+    pyrit = np.min(pyrit_scores, axis=0)  # ... and for recall, the weaker one
     harmful_scores = np.asarray([sc for s, sc in oof if s.label])
     for fpr in (0.005, 0.01, 0.02, 0.03, 0.05):
         cut = threshold_for(benign, fpr)
-        print(f"  at {fpr:.1%} benign FPR: threshold {cut:.3f} recall "
-              f"{np.mean(harmful_scores >= cut):.4f} look-alike FPR {np.mean(looks >= cut):.3f}")
+        print(
+            f"  at {fpr:.1%} benign FPR: threshold {cut:.3f} recall "
+            f"{np.mean(harmful_scores >= cut):.4f} look-alike FPR {np.mean(looks >= cut):.3f} "
+            f"pyrit-objective recall {np.mean(pyrit >= cut):.3f} (n={len(pyrit)})"
+        )
     return threshold
 
 
@@ -117,20 +188,29 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     started = time.monotonic()
-    corpus = build()
-    held_out = validate(corpus, args.seed) if args.validate else 0.0
-    model = train(corpus.samples, args.seed)
+    corpus = build(args.seed)
+    featurize = Featurizer()
+    held_out = validate(corpus, featurize, args.seed) if args.validate else 0.0
+    model = train(corpus.samples, featurize, args.seed)
     detector = scorer(model)
-    benign = np.asarray([detector.detect(s.text).score for s in corpus.samples if s.label == 0])
+    real = [s for s in corpus.samples if not s.group.startswith("synthetic")]
+    benign = _scores(detector, [s.text for s in real if s.label == 0])
     threshold = max(held_out, threshold_for(benign, FPR))
-    harmful = np.asarray([detector.detect(s.text).score for s in corpus.samples if s.label == 1])
-    looks = np.asarray([detector.detect(text).score for text in held_lookalikes()])
-    print(f"== final model, threshold {threshold:.4f}: in-sample recall {np.mean(harmful >= threshold):.4f} "
-          f"benign FPR {np.mean(benign >= threshold):.4f}; held-out look-alikes FPR "
-          f"{np.mean(looks >= threshold):.4f} (n={len(looks)})")
-    export(args.out, model.weights, model.bias, ORDERS, BITS, 2048, 512, {"chat": threshold}, VERSION,
-           model.extra)
-    print(f"wrote {args.out} ({args.out.stat().st_size} bytes) in {time.monotonic() - started:.0f}s")
+    harmful = _scores(detector, [s.text for s in real if s.label == 1])
+    looks = _scores(detector, held_lookalikes())
+    print(
+        f"== final model, threshold {threshold:.4f}: "
+        f"in-sample recall {np.mean(harmful >= threshold):.4f} "
+        f"benign FPR {np.mean(benign >= threshold):.4f}; held-out look-alikes FPR "
+        f"{np.mean(looks >= threshold):.4f} (n={len(looks)}); {len(model.weights)} keys"
+    )
+    final = WordModel(model.weights, model.dense, model.bias, {"chat": threshold}, VERSION)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("wb") as handle:
+        final.save(handle)
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size} bytes) in {time.monotonic() - started:.0f}s"
+    )
 
 
 if __name__ == "__main__":

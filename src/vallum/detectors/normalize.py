@@ -33,11 +33,14 @@ _HIDDEN = re.compile(
 _WORD_CHAR = re.compile(r"\w*")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # Starts at a separator (cheap to scan for); the text is padded with one space in front.
-# Starts at a separator (cheap to scan for); the text is padded with one space in front.
 _SPACED = re.compile(r"(?<=[ .\-_*|/+\n])[A-Za-z](?:[ .\-_*|/+]{1,2}[A-Za-z]){3,}(?![A-Za-z])")
+# The same run with its separator consumed instead of looked behind: twice as fast to
+# search for, and it occurs exactly where _SPACED does (the pre-filter of _collapse).
+_SPACED_HINT = re.compile(r"[ .\-_*|/+\n][A-Za-z](?:[ .\-_*|/+]{1,2}[A-Za-z]){3,}(?![A-Za-z])")
 _SPACED_SEP = re.compile(r"[ .\-_*|/+]")
 # (written so that a lone space fails at its first step: the common case stays cheap)
 _HSPACE = re.compile(r"[ \t\f\v\u00a0][\t\f\v\u00a0 ]+|[\t\f\v\u00a0]")
+_HSPACE_HINTS = ("  ", "\t", "\f", "\v", "\u00a0")  # _HSPACE matches only where one occurs
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _PUNCT_RUN = re.compile(r"([!-/:-@\[-`{-~])\1{3,}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
@@ -47,8 +50,8 @@ _HEX_JUNK = re.compile(r"\\x|0x|[\s:,]")
 _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 _WORD = re.compile(r"[a-z]+")
 _LEET_TOKEN = re.compile(r"\b[a-z0-9@$]*[a-z][013457@$]+[a-z][a-z0-9@$]*\b")
+_LEET_CORE = re.compile(r"[a-z][013457@$]+[a-z]")  # every _LEET_TOKEN holds one: pre-filter
 _LEET = str.maketrans("013457@$", "oieastas")
-_LEET_CHARS = tuple("013457@$")
 _LEET_MAX = 20  # leetspeak words are short; longer mixed tokens are ids and hashes
 _ROT13_HINT = re.compile(r"\brot-?13\b", re.IGNORECASE)
 _STOPWORDS = frozenset(
@@ -242,9 +245,13 @@ class Normalizer:
 
         if "\n" in text:
             text = _BLANK_LINES.sub("\n", text)
-        text = _HSPACE.sub(" ", text)
+        if any(map(text.__contains__, _HSPACE_HINTS)):
+            text = _HSPACE.sub(" ", text)
         text = _PUNCT_RUN.sub(r"\1\1\1", text)
-        return _SPACED.sub(join, " " + text)[1:]
+        padded = " " + text
+        if _SPACED_HINT.search(padded) is None:
+            return text
+        return _SPACED.sub(join, padded)[1:]
 
     def _decodings(self, text: str, state: _State) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -279,8 +286,8 @@ class Normalizer:
             turned = _stop_ratio(_WORD.findall(rotated))
             if turned > 0.25 or _ROT13_HINT.search(sample):
                 found.append(("rot13", rotated))
-        if not any(map(sample.__contains__, _LEET_CHARS)):
-            return found  # no digit or @ / $: no leetspeak token can match
+        if _LEET_CORE.search(sample) is None:
+            return found  # no letter-digit-letter: no leetspeak token can match
         leet = [token for token in _LEET_TOKEN.findall(sample) if len(token) <= _LEET_MAX]
         if leet:
             decoded = _LEET_TOKEN.sub(_unleet, sample)
@@ -343,4 +350,4 @@ def _from_hex(token: str) -> str | None:
 def _stop_ratio(words: list[str]) -> float:
     if not words:
         return 0.0
-    return sum(1 for word in words if word in _STOPWORDS) / len(words)
+    return sum(map(_STOPWORDS.__contains__, words)) / len(words)

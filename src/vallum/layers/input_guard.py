@@ -132,20 +132,28 @@ class InputGuard(Layer[InputGuardConfig]):
         return PartScan(part, tuple(verdicts), matches)
 
     def scan(self, text: str, source: Source) -> list[Verdict]:
-        """Injection and content verdicts on one text (pure: no exchange, no action)."""
+        """Injection and content verdicts on one text (pure: no exchange, no action).
+
+        The text is normalized once and both detectors read that one form.
+        """
         verdicts: list[Verdict] = []
         trust = TRUST_BY_SOURCE[source]
-        if self.config.injection != "off" and trust is not Trust.TRUSTED and text.strip():
-            result = self.injection.score(self.normalizer.normalize(text), trust)
+        injection = self.config.injection != "off" and trust is not Trust.TRUSTED
+        content = self.content is not None and source in self.config.content_sources
+        if not (injection or content) or not text.strip():
+            return verdicts
+        normalized = self.normalizer.normalize(text)
+        if injection:
+            result = self.injection.score(normalized, trust)
             if result.flagged:
                 kind = "+".join(result.families) or "model"
                 version = self.injection.version
                 verdicts.append(Verdict("injection", kind, result.score, result.span, version))
-        if self.content is not None and source in self.config.content_sources:
-            content = self.content.detect(text)
-            if content.flagged:
-                kind = content.category or "other"
-                verdicts.append(Verdict("content", kind, content.score, None, self.content.version))
+        if content and self.content is not None:
+            found = self.content.detect(normalized.scan_text)
+            if found.flagged:
+                kind = found.category or "other"
+                verdicts.append(Verdict("content", kind, found.score, None, self.content.version))
         return verdicts
 
     def _act(self, exchange: Exchange, scans: list[PartScan]) -> Deny | None:
