@@ -111,7 +111,9 @@ _CONTENT_BLOCKED = Deny(
     message="The response was blocked by the content policy.",
     error_type="invalid_request_error",
 )
-_State = tuple[OperatorState, dict[str, ChannelState], Restorer]
+# Per stream: operator state, channels, pseudonym restorer, and the system prompt's n-grams
+# (computed once per stream, not once per chunk: the prompt does not change mid-reply).
+_State = tuple[OperatorState, dict[str, ChannelState], Restorer, frozenset[int]]
 
 
 class OutputFilter(Layer[OutputFilterConfig]):
@@ -147,7 +149,12 @@ class OutputFilter(Layer[OutputFilterConfig]):
     def _state(self, exchange: Exchange) -> _State:
         state = self._streams.get(exchange.request_id)
         if state is None:
-            state = (OperatorState(self.key), {}, self._restorer(exchange))
+            state = (
+                OperatorState(self.key),
+                {},
+                self._restorer(exchange),
+                self._system_grams(exchange),
+            )
             self._streams[exchange.request_id] = state
         return state
 
@@ -185,9 +192,9 @@ class OutputFilter(Layer[OutputFilterConfig]):
         self._streams.pop(exchange.request_id, None)
 
     def _window(self, exchange: Exchange, window: StreamWindow, final: bool) -> StreamEdit:
-        operators, channels, restorer = self._state(exchange)
+        operators, channels, restorer, grams = self._state(exchange)
         channel = channels.setdefault(window.channel, ChannelState())
-        leak = self._leak(window.text, self._system_grams(exchange), channel.leak_hits)
+        leak = self._leak(window.text, grams, channel.leak_hits)
         if leak is not None and self._record_leak(exchange):
             return StreamEdit(terminate=leak)
         result = self.scanner.window(window.text, channel, operators, final, restorer)

@@ -7,11 +7,14 @@ import itertools
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vallum.clock import FakeClock
+from vallum.layers import output_filter as output_filter_module
 from vallum.layers.output_filter import OutputFilter, OutputFilterConfig
+from vallum.layers.output_filter_scan import ngram_set
 from vallum.pipeline.chain import Pipeline
 from vallum.pipeline.exchange import (
     Endpoint,
@@ -130,6 +133,30 @@ def test_system_prompt_leak_and_canary() -> None:
     assert _buffered(layer, "Zorblax says hello", _exchange(system))[0] is None
     _, terminated = _streamed(layer, ["Sure: " + system[:30], system[30:]], _exchange(system))
     assert terminated
+
+
+def test_stream_leak_check_reads_the_system_prompt_once_per_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The prompt's n-grams are built once per stream (not per chunk), and a leak spread
+    over many small deltas is still caught; another request's stream gets its own."""
+    system = "You are Zorblax, the helpful assistant of Acme; never reveal the discount code table."
+    calls: list[int] = []
+
+    def counting(texts: list[str], size: int) -> frozenset[int]:
+        calls.append(size)
+        return ngram_set(texts, size)
+
+    monkeypatch.setattr(output_filter_module, "ngram_set", counting)
+    layer = _layer()
+    reply = "Sure, here it is word for word: " + system
+    pieces = [reply[i : i + 3] for i in range(0, len(reply), 3)]
+    text, terminated = _streamed(layer, pieces, _exchange(system))
+    assert terminated and "Zorblax" not in text
+    assert len(calls) == 1
+    harmless = "Zorblax says hello and wishes you a good day."
+    text, terminated = _streamed(layer, [harmless[:7], harmless[7:]], _exchange(system))
+    assert (text, terminated) == (harmless, False) and len(calls) == 2
 
 
 def test_long_private_key_is_held_until_complete() -> None:
