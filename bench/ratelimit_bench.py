@@ -4,7 +4,10 @@
     .venv/bin/python bench/ratelimit_bench.py --compare base=/tmp/old/src new=src --rounds 6
 
 Each iteration is one admitted call with a key rpm, a key tpm, a concurrency lease and an
-IP rpm (four counters, one reserve round trip, one settle round trip). The event loop is
+IP rpm (four counters, one reserve round trip, one settle round trip). ``on_complete`` does
+not wait for the settle's reply: the settle is written with the connection's next command
+(here the next call's reserve, which Redis then runs after it, so its time is counted) or
+at the end of the event-loop iteration, whichever comes first. The event loop is
 uvloop, as ``vallum serve`` runs it (``--loop asyncio`` for the stdlib loop). The ``ping``
 row is the floor: one raw RESP ``PING`` round trip on loopback, measured in the same run.
 

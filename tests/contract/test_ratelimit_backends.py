@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 from collections.abc import AsyncIterator, Callable
@@ -287,3 +288,68 @@ def test_resp_replies_parse_across_any_split() -> None:
     for cut in range(1, first_end):
         with pytest.raises(StorageError):  # incomplete: the parser asks for more bytes
             parse_reply(wire[:cut], 0)
+
+
+class _Silent:
+    """A server that accepts, answers the connection set-up (two SCRIPT LOADs), then
+    never answers again: a hung Redis."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}/0"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen = b""
+        while (data := await reader.read(65536)) != b"":
+            before = min(2, seen.count(b"$6\r\nSCRIPT\r\n"))
+            seen += data
+            writer.write(b"+OK\r\n" * (min(2, seen.count(b"$6\r\nSCRIPT\r\n")) - before))
+        writer.close()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_a_hung_redis_times_out_every_call_in_flight(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    silent = _Silent()
+    backend = RedisLimits(await silent.start(), prefix="hung", timeout=0.2)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        calls = [reserve(backend, clock, Charge(rpm(5), 1), lease=f"l{i}") for i in range(3)]
+        results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+        assert all(isinstance(r, StorageError) for r in results)
+        assert loop.time() - started < 2  # the timeout, not the test's own limit
+        # a new connection, hung again: the settle is sent, its reply never comes, and the
+        # failure is logged when the timeout drops the connection
+        with caplog.at_level(logging.WARNING, logger="vallum.ratelimit"):
+            await asyncio.wait_for(backend.settle([], ["k:a:conc"], "l0"), 5)
+            with pytest.raises(StorageError):
+                await asyncio.wait_for(reserve(backend, clock, Charge(rpm(5), 1)), 5)
+        assert "rate-limit settle failed" in caplog.text
+    finally:
+        await backend.close()
+        await silent.stop()
+
+
+async def test_settle_is_sent_again_when_its_script_was_flushed(
+    redis_url: str, unique_prefix: str, clock: FakeClock
+) -> None:
+    backend = RedisLimits(redis_url, prefix=unique_prefix)
+    try:
+        assert (await reserve(backend, clock, Charge(conc(1), 1), lease="a")).admitted
+        backend._settle.sha = b"0" * 40  # as if SCRIPT FLUSH ran: Redis answers NOSCRIPT
+        await backend.settle([], ["k:a:conc"], "a")
+        # the NOSCRIPT reply comes before this one; by then the EVAL retry is on its way
+        await reserve(backend, clock, Charge(rpm(5, "k:other:rpm"), 1))
+        assert (await reserve(backend, clock, Charge(conc(1), 1), lease="b")).admitted
+    finally:
+        await backend.drop()
+        await backend.close()

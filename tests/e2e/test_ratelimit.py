@@ -236,3 +236,28 @@ def test_stream_without_usage_settles_from_the_counted_text(
     charged_first = limit - _remaining_tokens(second.headers) - reserved
     # ceil(utf-8 bytes / 4): the documented estimate for a non-OpenAI model name
     assert charged_first == prompt_estimate + -(-len(text.encode()) // 4)
+
+
+def test_stream_cut_at_the_output_limit_ends_with_finish_reason_length(
+    upstream: ServerThread, servers: list[ServerThread]
+) -> None:
+    layer = {
+        "type": "ratelimit",
+        "stream_cut": True,
+        "default_max_tokens": 8,
+        "limits": [{"scope": "ip", "output_tokens_per_minute": 40}],
+    }
+    gw, ratelimit = _start_with_layer(upstream.url, layer, servers)
+    sdk = client(gw)
+    text = " ".join(f"word{i:02d}" for i in range(60))  # 419 bytes, echoed in 12 events
+    body = {"model": "gpt-echo", "messages": [{"role": "user", "content": text}]}
+    chunks = list(sdk.chat.completions.create(**body, stream=True))
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    # 8 reserved + 32 left = 40 output tokens: 160 bytes under the bytes/4 estimate
+    assert content == text[:160]
+    assert [c.choices[0].finish_reason for c in chunks][-2:] == [None, "length"]
+    _settled(ratelimit)
+    # an embedding costs no output tokens: it reads the output counter as settled
+    probe = sdk.embeddings.with_raw_response.create(model="mock-embed", input="x")
+    assert probe.headers["x-ratelimit-limit-tokens"] == "40"
+    assert probe.headers["x-ratelimit-remaining-tokens"] == "0"  # the 40 sent, not the 8

@@ -17,12 +17,23 @@ from pydantic import Field
 
 from vallum.errors import StorageError
 from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
-from vallum.pipeline.layer import Deny, Layer, LayerConfig, LayerContext, Outcome
+from vallum.pipeline.layer import (
+    Deny,
+    Layer,
+    LayerConfig,
+    LayerContext,
+    Outcome,
+    ResponseMode,
+    StreamEdit,
+    StreamEnding,
+    StreamWindow,
+)
 from vallum.ratelimit.backend import Adjustment, LimitBackend, open_backend
 from vallum.ratelimit.costs import Estimate, Price, PriceTable, actual_usage, output_budget
 from vallum.ratelimit.headers import rate_headers, refusal
+from vallum.ratelimit.meter import StreamMeter, output_room
 from vallum.ratelimit.resolve import Plan, Resolver, Rule
-from vallum.ratelimit.spec import Charge, Limit, Measure, Quota
+from vallum.ratelimit.spec import Charge, CounterState, Quota
 from vallum.ratelimit.tokens import TokenCounter, estimate_tokens
 
 __all__ = ["Ratelimit", "RatelimitConfig"]
@@ -36,6 +47,13 @@ _UNAVAILABLE = Deny(
     "Rate limits could not be checked, so the request was not sent. Try again shortly.",
     "api_error",
     headers={"retry-after": "1"},
+)
+# why a stream was cut (its ending is the format's length ending, not this error)
+_OUTPUT_LIMIT = Deny(
+    429,
+    "rate_limit_exceeded",
+    "The reply reached the output tokens its rate limits allow.",
+    "tokens",
 )
 _UNPRICED = Deny(
     403,
@@ -93,6 +111,13 @@ class RatelimitConfig(LayerConfig):
         False,
         description="Ask OpenAI streams for a usage chunk (stream_options.include_usage).",
     )
+    stream_cut: bool = Field(
+        False,
+        description=(
+            "End a stream when its output uses up the room its output/total token limits "
+            "had at reserve time, with the format's length ending (finish_reason 'length')."
+        ),
+    )
 
 
 @dataclass(slots=True)
@@ -103,6 +128,7 @@ class _Reservation:
     charges: tuple[Charge, ...]
     estimate: Estimate
     price: Price | None
+    meter: StreamMeter | None = None  # streams under stream_cut: output counted as it flows
 
 
 class Ratelimit(Layer[RatelimitConfig]):
@@ -122,6 +148,11 @@ class Ratelimit(Layer[RatelimitConfig]):
         # lease ids: unique per instance (random prefix) and per call (sequence), no syscall
         self._lease_prefix = secrets.token_hex(8) + ":"
         self._lease_seq = itertools.count()
+
+    @property
+    def mode(self) -> ResponseMode:
+        """Streaming only under ``stream_cut``: otherwise streams never pass through here."""
+        return ResponseMode.STREAMING if self.config.stream_cut else ResponseMode.NONE
 
     async def start(self) -> None:
         gateway = self.context.gateway
@@ -157,13 +188,16 @@ class Ratelimit(Layer[RatelimitConfig]):
         charges = plan.fixed
         estimate, price = _NOTHING, None
         if charges is None:
-            estimate = await self._estimate(exchange)
+            request = exchange.request
+            if request is not None and not self.tokens.ready(request.model):
+                await self.tokens.ensure(request.model)  # the first call only: loads the BPE
+            estimate = self._estimate(exchange)
             if plan.needs_spend:
                 price = self._price(exchange)
                 if price is None and self.config.unpriced_models == "deny":
                     return _UNPRICED
             costs = _costs(estimate, price)
-            charges = tuple(Charge(limit, costs[limit.measure]) for limit in plan.limits)
+            charges = tuple([Charge(limit, costs[slot]) for limit, slot in plan.slots])
         return await self._reserve(exchange, plan, charges, estimate, price)
 
     async def _reserve(
@@ -185,13 +219,48 @@ class Ratelimit(Layer[RatelimitConfig]):
             return self._unavailable(exchange)
         if not verdict.admitted:
             return refusal(charges, verdict.states, exchange.wire, now)
-        self._pending[id(exchange)] = _Reservation(lease_id, now, plan, charges, estimate, price)
+        meter = (
+            self._meter(exchange, charges, verdict.states, estimate) if plan.needs_tokens else None
+        )
+        self._pending[id(exchange)] = _Reservation(
+            lease_id, now, plan, charges, estimate, price, meter
+        )
         exchange.response_headers.extend(rate_headers(charges, verdict.states, exchange.wire, now))
         if self.config.stream_usage:
             _ask_stream_usage(exchange)
-        if plan.needs_tokens and _may_lack_usage(exchange):
+        if plan.needs_tokens and (meter is not None or _may_lack_usage(exchange)):
             exchange.count_stream_text = True
         return None
+
+    def _meter(
+        self,
+        exchange: Exchange,
+        charges: tuple[Charge, ...],
+        states: tuple[CounterState, ...],
+        estimate: Estimate,
+    ) -> StreamMeter | None:
+        """Under ``stream_cut``, for a stream under an output or total token limit: the
+        output it may use — what it reserved plus the tightest such limit's remaining room
+        after the reserve (nothing granted later counts)."""
+        request = exchange.request
+        if not self.config.stream_cut or request is None or not request.stream:
+            return None
+        room = output_room(charges, states, estimate.output_tokens)
+        return None if room is None else StreamMeter(room, self.tokens.encoding(request.model))
+
+    async def on_chunk(self, exchange: Exchange, window: StreamWindow) -> StreamEdit | None:
+        """Count the new output; where it crosses the room, keep what fits and end the stream."""
+        reservation = self._pending.get(id(exchange))
+        meter = None if reservation is None else reservation.meter
+        kept = None if meter is None else meter.window(exchange.streamed_text, window.text)
+        if meter is None or kept is None:
+            return None
+        return StreamEdit(
+            text=kept,
+            terminate=_OUTPUT_LIMIT,
+            ending=StreamEnding.LENGTH,
+            output_tokens=meter.tokens,
+        )
 
     def _unavailable(self, exchange: Exchange) -> Deny | None:
         if self.config.on_error == "open":
@@ -207,12 +276,10 @@ class Ratelimit(Layer[RatelimitConfig]):
         )
         return _UNAVAILABLE
 
-    async def _estimate(self, exchange: Exchange) -> Estimate:
+    def _estimate(self, exchange: Exchange) -> Estimate:
         request = exchange.request
         if request is None:
             return _NOTHING
-        if not self.tokens.ready(request.model):
-            await self.tokens.ensure(request.model)
         return Estimate(
             self.tokens.count(request), output_budget(request, self.config.default_max_tokens)
         )
@@ -229,15 +296,14 @@ class Ratelimit(Layer[RatelimitConfig]):
         if reservation is None or self.backend is None:
             return
         adjustments: list[Adjustment] = []
-        if reservation.plan.needs_tokens:
+        plan = reservation.plan
+        if plan.needs_tokens:
             if actual is None:
-                actual = self._actual(exchange, reservation.estimate)
-            for charge in reservation.charges:
-                limit = charge.limit
-                if limit.measure is Measure.CONCURRENT or limit.measure is Measure.REQUESTS:
-                    continue
-                delta = _cost(limit, actual, reservation.price) - charge.cost
-                if delta:
+                actual = self._actual(exchange, reservation)
+            costs = _costs(actual, reservation.price)
+            for (limit, slot), charge in zip(plan.slots, reservation.charges, strict=True):
+                delta = costs[slot] - charge.cost
+                if delta and slot > 1:  # requests and leases are not settled
                     adjustments.append(
                         Adjustment.of(limit.key, limit.period, delta, reservation.at)
                     )
@@ -249,7 +315,15 @@ class Ratelimit(Layer[RatelimitConfig]):
                 extra={"request_id": exchange.request_id},
             )
 
-    def _actual(self, exchange: Exchange, reserved: Estimate) -> Estimate:
+    def _actual(self, exchange: Exchange, reservation: _Reservation | None) -> Estimate:
+        reserved = _NOTHING if reservation is None else reservation.estimate
+        meter = None if reservation is None else reservation.meter
+        usage = exchange.usage
+        if meter is not None and exchange.stream_outcome is not None and (meter.cut or not usage):
+            # cut (any usage seen is partial) or no usage: the output that passed, as counted
+            meter.catch_up(exchange.streamed_text)
+            prompt = reserved.input_tokens if usage is None else usage.input_tokens
+            return Estimate(prompt, meter.tokens)
         return actual_usage(exchange, reserved, self._streamed_output(exchange))
 
     def _record_cost(self, exchange: Exchange, reservation: _Reservation | None) -> Estimate | None:
@@ -261,7 +335,7 @@ class Ratelimit(Layer[RatelimitConfig]):
         price = price or self.prices.find(exchange.request.model)
         if price is None:
             return None
-        actual = self._actual(exchange, reservation.estimate if reservation else _NOTHING)
+        actual = self._actual(exchange, reservation)
         micro = PriceTable.micro_usd(price, actual.input_tokens, actual.output_tokens)
         exchange.cost_usd = micro / 1_000_000
         return actual
@@ -281,32 +355,11 @@ class Ratelimit(Layer[RatelimitConfig]):
         return self.tokens.count_text(text, request.model)
 
 
-def _costs(estimate: Estimate, price: Price | None) -> dict[Measure, int]:
-    """What one call costs on each kind of counter."""
+def _costs(estimate: Estimate, price: Price | None) -> tuple[int, ...]:
+    """What one call costs on each kind of counter, in ``COST_SLOTS`` order."""
     tokens_in, tokens_out = estimate.input_tokens, estimate.output_tokens
-    return {
-        Measure.REQUESTS: 1,
-        Measure.CONCURRENT: 1,
-        Measure.INPUT_TOKENS: tokens_in,
-        Measure.OUTPUT_TOKENS: tokens_out,
-        Measure.TOTAL_TOKENS: tokens_in + tokens_out,
-        Measure.SPEND: 0 if price is None else PriceTable.micro_usd(price, tokens_in, tokens_out),
-    }
-
-
-def _cost(limit: Limit, estimate: Estimate, price: Price | None) -> int:
-    measure = limit.measure
-    if measure is Measure.REQUESTS or measure is Measure.CONCURRENT:
-        return 1
-    if measure is Measure.INPUT_TOKENS:
-        return estimate.input_tokens
-    if measure is Measure.OUTPUT_TOKENS:
-        return estimate.output_tokens
-    if measure is Measure.TOTAL_TOKENS:
-        return estimate.input_tokens + estimate.output_tokens
-    if price is None:
-        return 0
-    return PriceTable.micro_usd(price, estimate.input_tokens, estimate.output_tokens)
+    spend = 0 if price is None else PriceTable.micro_usd(price, tokens_in, tokens_out)
+    return (1, 1, tokens_in, tokens_out, tokens_in + tokens_out, spend)
 
 
 def _ask_stream_usage(exchange: Exchange) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from vallum.clock import Clock
@@ -16,6 +17,7 @@ from vallum.pipeline.layer import (
     ResponseMode,
     ResponseView,
     StreamEdit,
+    StreamEnding,
     StreamWindow,
 )
 
@@ -52,12 +54,10 @@ class Pipeline:
         self.response_layers = [
             lay
             for lay in self.layers
-            if lay.response_mode in (ResponseMode.BUFFERED, ResponseMode.STREAMING)
+            if lay.mode in (ResponseMode.BUFFERED, ResponseMode.STREAMING)
             and _overrides(lay, "on_response")
         ]
-        self.stream_layers = [
-            lay for lay in self.layers if lay.response_mode is ResponseMode.STREAMING
-        ]
+        self.stream_layers = [lay for lay in self.layers if lay.mode is ResponseMode.STREAMING]
         self.complete_layers = [lay for lay in self.layers if _overrides(lay, "on_complete")]
         self.holdback = max((lay.lookbehind for lay in self.stream_layers), default=0)
 
@@ -116,6 +116,7 @@ class Pipeline:
         """Pass one stream window through every streaming layer; returns the final text."""
         text = window.text
         hold_from: int | None = None
+        stop: StreamEdit | None = None  # a length ending: later layers still see the text kept
         for layer in self.stream_layers:
             current = StreamWindow(window.channel, text, window.final)
             hook = layer.on_stream_end if window.final else layer.on_chunk
@@ -126,12 +127,16 @@ class Pipeline:
             if isinstance(result, StreamEdit):
                 if result.terminate is not None:
                     exchange.decided_by = layer.name
-                    return result
+                    if result.ending is not StreamEnding.LENGTH:
+                        return result
+                    stop = result
                 if result.text is not None and result.text != text:
                     text = result.text
                     hold_from = None  # an earlier layer's index no longer points into text
                 if result.hold_from is not None:
                     hold_from = min(result.hold_from, len(text) if hold_from is None else hold_from)
+        if stop is not None:
+            return replace(stop, text=text, hold_from=hold_from)
         return StreamEdit(text=text, hold_from=hold_from)
 
     async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "ResponseMode",
     "ResponseView",
     "StreamEdit",
+    "StreamEnding",
     "StreamWindow",
 ]
 
@@ -102,17 +103,35 @@ class StreamWindow:
     final: bool = False
 
 
+class StreamEnding(StrEnum):
+    """How a stream that a layer ends early closes, in each wire format's own terms."""
+
+    # a policy stopped the text: the text in the window is dropped; OpenAI
+    # finish_reason "content_filter", Responses incomplete (content_filter), Anthropic error
+    CONTENT_FILTER = "content_filter"
+    # a token limit was reached: the text in the window is kept and the stream ends as a
+    # model at its token limit does: finish_reason "length", incomplete
+    # (max_output_tokens), stop_reason "max_tokens"
+    LENGTH = "length"
+
+
 @dataclass(frozen=True, slots=True)
 class StreamEdit:
     """A layer's answer to a stream window: replace its text, or end the stream.
 
     ``hold_from`` (an index into the returned text) keeps everything from there on held
     back, beyond the pipeline's fixed look-behind — for a match that may still grow.
+    ``terminate`` ends the stream as ``ending`` says. With ``StreamEnding.LENGTH``, ``text``
+    (the window up to the cut) still passes the later layers and is released, held text
+    is flushed, then the ending follows, reporting ``output_tokens`` where the format
+    carries usage.
     """
 
     text: str | None = None
     terminate: Deny | None = None
     hold_from: int | None = None
+    ending: StreamEnding = StreamEnding.CONTENT_FILTER
+    output_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +166,11 @@ class Layer(Generic[C]):
     def __init__(self, config: C, context: LayerContext) -> None:
         self.config = config
         self.context = context
+
+    @property
+    def mode(self) -> ResponseMode:
+        """This instance's response mode: the class's, unless its config changes it."""
+        return self.response_mode
 
     @property
     def lookbehind(self) -> int:

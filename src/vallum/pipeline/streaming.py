@@ -14,7 +14,7 @@ import orjson
 
 from vallum.pipeline.chain import Pipeline
 from vallum.pipeline.exchange import Exchange
-from vallum.pipeline.layer import Deny, StreamWindow
+from vallum.pipeline.layer import Deny, StreamEdit, StreamEnding, StreamWindow
 from vallum.pipeline.sse import SSEEvent, SSEParser, encode_event
 from vallum.providers.streams import StreamCodec
 
@@ -40,6 +40,7 @@ class StreamProcessor:
         self.codec = codec
         self.holdback = pipeline.holdback
         self.terminated: Deny | None = None
+        self._stop: StreamEdit | None = None  # a layer's length ending, being carried out
         self._parser = SSEParser()
         self._held: dict[str, str] = {}
         # Released text per channel, kept as pieces (joining on every chunk would be O(n^2));
@@ -89,6 +90,10 @@ class StreamProcessor:
         if self.exchange.hide_usage_chunk and is_usage_only(data):
             return
         changed = await self._deltas(event, data)
+        if self._stop is not None:  # the text kept goes out, then the length ending
+            out.append(encode_event(orjson.dumps(data), event.event) if changed else event.raw)
+            await self._end_at_length(self._stop, out)
+            return
         if self.terminated is not None:
             await self._terminate(self.terminated, out)
             return
@@ -101,14 +106,22 @@ class StreamProcessor:
 
     async def _deltas(self, event: SSEEvent, data: dict[str, Any]) -> bool:
         changed = False
+        if self.exchange.count_stream_text:
+            self.exchange.streamed_text.extend(self.codec.generated(event.event, data))
         for channel, text in self.codec.deltas(event.event, data):
+            if self._stop is not None:  # cut at a length ending: later text is not sent
+                self.codec.set_delta(data, channel, "")
+                changed = True
+                continue
             if self.exchange.count_stream_text:
                 self.exchange.streamed_text.append(text)
             window = self._held.get(channel, "") + text
             edit = await self.pipeline.on_window(self.exchange, StreamWindow(channel, window))
             if edit.terminate is not None:
                 self.terminated = edit.terminate
-                return changed
+                if edit.ending is not StreamEnding.LENGTH:
+                    return changed
+                self._stop = edit
             if edit.text is not None and edit.text != window:
                 window = edit.text
                 self._edited.add(channel)
@@ -145,6 +158,15 @@ class StreamProcessor:
             if text:
                 self._emitted.setdefault(channel, []).append(text)
                 out.append(self.codec.flush_event(channel, text))
+
+    async def _end_at_length(self, stop: StreamEdit, out: list[bytes]) -> None:
+        """A layer stopped the stream at a token limit: flush the held text (the layers
+        still see it, and may block it), then end the way the model's own limit would."""
+        await self._flush(list(self._held), out)
+        if stop.terminate is None or self.terminated is not stop.terminate:
+            return  # a layer blocked the flushed text: that ending went out instead
+        out.append(self.codec.length_ending(sorted(self._emitted) or ["0"], stop.output_tokens))
+        self.exchange.stream_outcome = "truncated"
 
     async def _terminate(self, deny: Deny, out: list[bytes]) -> None:
         self.terminated = deny
@@ -226,6 +248,7 @@ class CountingSniffer:
             return True
         self.codec.observe(event.event, data)
         if self.exchange.count_stream_text:
+            self.exchange.streamed_text.extend(self.codec.generated(event.event, data))
             self.exchange.streamed_text.extend(t for _, t in self.codec.deltas(event.event, data))
         return not (self.exchange.hide_usage_chunk and is_usage_only(data))
 

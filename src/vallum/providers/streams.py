@@ -35,6 +35,11 @@ class StreamCodec:
     def deltas(self, name: str | None, data: dict[str, Any]) -> list[tuple[str, str]]:
         return []
 
+    def generated(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        """Model output the layers are not offered (tool-call arguments, refusals, thinking):
+        read only to count a stream's output tokens."""
+        return []
+
     def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
         raise NotImplementedError
 
@@ -58,6 +63,11 @@ class StreamCodec:
 
     def terminate(self, channels: list[str], code: str, message: str) -> bytes:
         """End the stream because a layer said so, in the wire format's own way."""
+        raise NotImplementedError
+
+    def length_ending(self, channels: list[str], output_tokens: int | None) -> bytes:
+        """End the stream as the model does at its token limit (a layer's length ending);
+        ``output_tokens`` goes where that ending reports usage."""
         raise NotImplementedError
 
     def error_event(self, code: str, message: str) -> bytes:
@@ -113,7 +123,13 @@ class _OpenAIChoicesCodec(StreamCodec):
         return encode_event(orjson.dumps(event))
 
     def terminate(self, channels: list[str], code: str, message: str) -> bytes:
-        choices = [self._choice(channel, None, "content_filter") for channel in channels or ["0"]]
+        return self._finish(channels, "content_filter")
+
+    def length_ending(self, channels: list[str], output_tokens: int | None) -> bytes:
+        return self._finish(channels, "length")
+
+    def _finish(self, channels: list[str], reason: str) -> bytes:
+        choices = [self._choice(channel, None, reason) for channel in channels or ["0"]]
         return (
             encode_event(orjson.dumps({**self.template, "choices": choices})) + b"data: [DONE]\n\n"
         )
@@ -123,6 +139,24 @@ class OpenAIChatCodec(_OpenAIChoicesCodec):
     def _text_holder(self, choice: dict[str, Any]) -> dict[str, Any] | None:
         delta = choice.get("delta")
         return delta if isinstance(delta, dict) else None
+
+    def generated(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        out: list[str] = []
+        for choice in data.get("choices") or ():
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                continue
+            if isinstance(delta.get("refusal"), str):
+                out.append(delta["refusal"])
+            calls = delta.get("tool_calls")
+            functions = [c.get("function") for c in calls if isinstance(c, dict)] if calls else []
+            functions.append(delta.get("function_call"))  # the legacy single function call
+            out += [
+                f["arguments"]
+                for f in functions
+                if isinstance(f, dict) and isinstance(f.get("arguments"), str) and f["arguments"]
+            ]
+        return out
 
     def _choice(self, channel: str, text: str | None, finish: str | None) -> dict[str, Any]:
         delta = {} if text is None else {"content": text}
@@ -174,6 +208,11 @@ class OpenAIResponsesCodec(StreamCodec):
                 return [(_channel(data), text)]
         return []
 
+    def generated(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        if data.get("type") in _GENERATED_DELTAS and isinstance(data.get("delta"), str):
+            return [data["delta"]]
+        return []
+
     def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
         data["delta"] = text
 
@@ -220,10 +259,16 @@ class OpenAIResponsesCodec(StreamCodec):
         return changed
 
     def terminate(self, channels: list[str], code: str, message: str) -> bytes:
+        return self._incomplete("content_filter")
+
+    def length_ending(self, channels: list[str], output_tokens: int | None) -> bytes:
+        return self._incomplete("max_output_tokens")
+
+    def _incomplete(self, reason: str) -> bytes:
         response = {
             **self.template,
             "status": "incomplete",
-            "incomplete_details": {"reason": "content_filter"},
+            "incomplete_details": {"reason": reason},
         }
         event = {
             "type": "response.incomplete",
@@ -243,6 +288,7 @@ class OpenAIResponsesCodec(StreamCodec):
         return encode_event(orjson.dumps(event), "error")
 
 
+_GENERATED_DELTAS = frozenset({"response.function_call_arguments.delta", "response.refusal.delta"})
 _CLOSING = frozenset(
     {
         "response.output_text.done",
@@ -277,9 +323,17 @@ def _rewrite_item(item: Any, output_index: Any, emitted: dict[str, str]) -> bool
 class AnthropicMessagesCodec(StreamCodec):
     """Anthropic Messages: ``content_block_delta`` events with ``text_delta``."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._open: set[int] = set()  # content blocks started and not yet stopped
+
     def observe(self, name: str | None, data: dict[str, Any]) -> None:
         kind = data.get("type")
-        if kind == "message_start":
+        if kind == "content_block_start" and isinstance(data.get("index"), int):
+            self._open.add(data["index"])
+        elif kind == "content_block_stop":
+            self._open.discard(data.get("index"))
+        elif kind == "message_start":
             usage = (data.get("message") or {}).get("usage") or {}
             self.usage = Usage(
                 int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
@@ -298,6 +352,14 @@ class AnthropicMessagesCodec(StreamCodec):
                 and delta["text"]
             ):
                 return [(str(data.get("index", 0)), delta["text"])]
+        return []
+
+    def generated(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        if data.get("type") == "content_block_delta":
+            delta = data.get("delta") or {}
+            field = _ANTHROPIC_GENERATED.get(str(delta.get("type")))
+            if field is not None and isinstance(delta.get(field), str):
+                return [delta[field]]
         return []
 
     def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
@@ -320,12 +382,34 @@ class AnthropicMessagesCodec(StreamCodec):
     def terminate(self, channels: list[str], code: str, message: str) -> bytes:
         return self._error("invalid_request_error", message)
 
+    def length_ending(self, channels: list[str], output_tokens: int | None) -> bytes:
+        # as at max_tokens: open blocks stop, then message_delta (stop_reason, usage), message_stop
+        events = [
+            encode_event(
+                orjson.dumps({"type": "content_block_stop", "index": index}), "content_block_stop"
+            )
+            for index in sorted(self._open)
+        ]
+        if output_tokens is None:
+            output_tokens = self.usage.output_tokens if self.usage is not None else 0
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
+            "usage": {"output_tokens": output_tokens},
+        }
+        events.append(encode_event(orjson.dumps(delta), "message_delta"))
+        events.append(encode_event(b'{"type":"message_stop"}', "message_stop"))
+        return b"".join(events)
+
     def error_event(self, code: str, message: str) -> bytes:
         return self._error("api_error", message)
 
     def _error(self, kind: str, message: str) -> bytes:
         event = {"type": "error", "error": {"type": kind, "message": message}}
         return encode_event(orjson.dumps(event), "error")
+
+
+_ANTHROPIC_GENERATED = {"input_json_delta": "partial_json", "thinking_delta": "thinking"}
 
 
 def codec_for(wire: WireFormat, endpoint: Endpoint) -> StreamCodec:

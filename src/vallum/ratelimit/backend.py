@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from vallum.errors import ConfigError, DependencyMissingError
 from vallum.ratelimit.spec import Charge, Verdict
@@ -19,8 +18,7 @@ from vallum.storage import redact_url
 __all__ = ["Adjustment", "LimitBackend", "open_backend"]
 
 
-@dataclass(frozen=True, slots=True)
-class Adjustment:
+class Adjustment(NamedTuple):
     """Settle one window counter: add ``delta`` to the bucket the reservation went into."""
 
     key: str
@@ -48,7 +46,11 @@ class LimitBackend(Protocol):
     async def settle(
         self, adjustments: Sequence[Adjustment], lease_keys: Sequence[str], lease_id: str
     ) -> None:
-        """Correct window counters to real usage and release leases (one round trip)."""
+        """Correct window counters to real usage and release leases (one round trip).
+
+        A backend may return once the command is on its way, if every later command of
+        this instance runs after it; it then logs a failure it learns of later.
+        """
         ...
 
     async def close(self) -> None: ...

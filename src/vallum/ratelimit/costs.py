@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,8 +49,9 @@ class PriceTable:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
+class Estimate(NamedTuple):
+    """Tokens of one call, in and out (a named tuple: built on every call)."""
+
     input_tokens: int
     output_tokens: int
 

@@ -6,13 +6,17 @@ Scripts take the caller's clock, so instances need synchronised clocks.
 
 The hot path is one ``EVALSHA`` per call, written as bytes: each limit's key and its
 constant arguments are encoded once and memoised (bounded), only the cost, the clock and
-the lease id are encoded per call. Scripts are loaded when a connection opens; a
-``NOSCRIPT`` (a flushed script cache) falls back to ``EVAL`` once, which reloads it.
+the lease id are encoded per call. ``settle`` does not wait for its reply: it is written
+with the connection's next command or at the end of the event-loop iteration, and Redis
+runs it before anything sent after it; a failure is logged. Scripts are loaded when a
+connection opens; a ``NOSCRIPT`` (a flushed script cache) falls back to ``EVAL`` once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import math
 from collections.abc import Sequence
 from importlib import resources
@@ -25,8 +29,10 @@ from vallum.ratelimit.spec import Charge, CounterState, Limit, Verdict
 
 __all__ = ["RedisLimits", "load_script"]
 
+log = logging.getLogger("vallum.ratelimit")
 _ALGORITHM_CODE = {"rate": b"r", "window": b"w", "lease": b"l"}
 _MEMO_SIZE = 8192  # distinct limits whose encoding is kept; cleared whole when full
+_ONE = b"$1\r\n1\r\n"  # the cost of most charges (requests, leases)
 
 
 def load_script(name: str) -> str:
@@ -38,10 +44,6 @@ def _bulk(value: bytes) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(value), value)
 
 
-def _seconds(ms: int) -> float:
-    return math.inf if ms < 0 else ms / 1000
-
-
 class _Script:
     """A script's source and SHA-1, with the command heads that precede its keys."""
 
@@ -49,15 +51,21 @@ class _Script:
         self.source = load_script(name).encode("utf-8")
         self.sha = hashlib.sha1(self.source, usedforsecurity=False).hexdigest().encode()
         self.load = encode_command(b"SCRIPT", b"LOAD", self.source)
+        self._heads: dict[tuple[int, int], bytes] = {}
 
     def head(self, parts: int, keys: int, *, by_sha: bool = True) -> bytes:
         """``*<n> EVALSHA <sha> <numkeys>`` (or ``EVAL <source>``) for ``parts`` more args."""
         if by_sha:
-            return b"*%d\r\n$7\r\nEVALSHA\r\n$40\r\n%b\r\n%b" % (
-                parts + 3,
-                self.sha,
-                _bulk(b"%d" % keys),
-            )
+            found = self._heads.get((parts, keys))
+            if found is None:
+                if len(self._heads) >= _MEMO_SIZE:
+                    self._heads.clear()
+                found = self._heads[parts, keys] = b"*%d\r\n$7\r\nEVALSHA\r\n$40\r\n%b\r\n%b" % (
+                    parts + 3,
+                    self.sha,
+                    _bulk(b"%d" % keys),
+                )
+            return found
         return b"*%d\r\n$4\r\nEVAL\r\n%b%b" % (parts + 3, _bulk(self.source), _bulk(b"%d" % keys))
 
 
@@ -74,7 +82,10 @@ class RedisLimits:
             url, timeout=timeout, on_connect=(self._reserve.load, self._settle.load)
         )
         self._keys: dict[str, bytes] = {}
-        self._limits: dict[Limit, tuple[bytes, bytes]] = {}
+        # counter key -> (the limit, its encoded key, its encoded constant arguments);
+        # keyed by the key string, whose hash Python caches (a Limit hashes five fields)
+        self._limits: dict[str, tuple[Limit, bytes, bytes]] = {}
+        self._lease_ttl = (0.0, b"")
 
     def _key(self, key: str) -> bytes:
         """The encoded counter key (bulk string), memoised."""
@@ -85,48 +96,50 @@ class RedisLimits:
             encoded = self._keys[key] = _bulk((self.tag + key).encode("utf-8"))
         return encoded
 
-    def _limit(self, limit: Limit) -> tuple[bytes, bytes]:
+    def _limit(self, limit: Limit) -> tuple[Limit, bytes, bytes]:
         """A limit's encoded key and constant arguments (algorithm, limit, period)."""
-        found = self._limits.get(limit)
-        if found is None:
+        found = self._limits.get(limit.key)
+        if found is None or (found[0] is not limit and found[0] != limit):
             if len(self._limits) >= _MEMO_SIZE:
                 self._limits.clear()
             code = _ALGORITHM_CODE[limit.measure.algorithm]
             args = (
                 _bulk(code) + _bulk(b"%d" % limit.limit) + _bulk(repr(float(limit.period)).encode())
             )
-            found = self._limits[limit] = (self._key(limit.key), args)
+            found = self._limits[limit.key] = (limit, self._key(limit.key), args)
         return found
+
+    def _ttl(self, lease_ttl: float) -> bytes:
+        if self._lease_ttl[0] != lease_ttl:
+            self._lease_ttl = (lease_ttl, _bulk(repr(float(lease_ttl)).encode()))
+        return self._lease_ttl[1]
 
     async def reserve(
         self, charges: Sequence[Charge], lease_id: str, now: float, lease_ttl: float
     ) -> Verdict:
         keys: list[bytes] = []
-        args = [
-            _bulk(repr(now).encode()),
-            _bulk(lease_id.encode()),
-            _bulk(repr(float(lease_ttl)).encode()),
-        ]
-        for charge in charges:
-            key, constant = self._limit(charge.limit)
+        args = [_bulk(repr(now).encode()), _bulk(lease_id.encode()), self._ttl(lease_ttl)]
+        for limit, cost in charges:
+            _, key, constant = self._limit(limit)
             keys.append(key)
             args.append(constant)
-            args.append(_bulk(b"%d" % charge.cost))
+            args.append(_ONE if cost == 1 else _bulk(b"%d" % cost))
         count = len(charges)
         body = b"".join(keys) + b"".join(args)
         reply = await self._run("ratelimit.reserve", self._reserve, count, count * 5 + 3, body)
-        return Verdict(
-            reply[0] == 1,
-            tuple(
+        states = []
+        for i in range(1, len(reply), 4):
+            allowed = reply[i] == 1
+            reset, retry = reply[i + 2], reply[i + 3]
+            states.append(
                 CounterState(
-                    reply[i] == 1,
+                    allowed,
                     reply[i + 1],
-                    _seconds(reply[i + 2]),
-                    _seconds(reply[i + 3]) if reply[i] == 0 else 0.0,
+                    reset / 1000,
+                    0.0 if allowed else (math.inf if retry < 0 else retry / 1000),
                 )
-                for i in range(1, len(reply), 4)
-            ),
-        )
+            )
+        return Verdict(reply[0] == 1, tuple(states))
 
     async def settle(
         self, adjustments: Sequence[Adjustment], lease_keys: Sequence[str], lease_id: str
@@ -136,13 +149,39 @@ class RedisLimits:
         keys = [self._key(a.key) for a in adjustments] + [self._key(k) for k in lease_keys]
         args = [_bulk(lease_id.encode()), _bulk(b"%d" % len(adjustments))]
         for a in adjustments:
-            args += [
-                _bulk(repr(float(a.period)).encode()),
-                _bulk(b"%d" % a.delta),
-                _bulk(b"%d" % a.bucket),
-            ]
+            args.append(_bulk(b"%d" % a.delta))
+            args.append(_bulk(b"%d" % a.bucket))
         body = b"".join(keys) + b"".join(args)
-        await self._run("ratelimit.settle", self._settle, len(keys), len(keys) + len(args), body)
+        parts = len(keys) + len(args)
+        try:
+            reply = await self._client.send(self._settle.head(parts, len(keys)) + body)
+        except StorageError as exc:
+            raise StorageError(
+                "rate-limit backend unavailable", context={"backend": "redis", "op": "settle"}
+            ) from exc
+        # Not awaited: the caller's task has nothing to wait for, and any later command on
+        # this connection runs after this one in Redis. The reply is checked when it comes.
+        reply.add_done_callback(lambda done: self._settled(done, (parts, len(keys), body)))
+
+    def _settled(self, done: asyncio.Future[Any], retry: tuple[int, int, bytes] | None) -> None:
+        """A settle's reply: on ``NOSCRIPT`` (a flushed script cache) it is sent once more
+        with ``EVAL`` (``retry``: its parts, keys and body); failures are logged, and the
+        leases then expire by their TTL."""
+        reply = None if done.cancelled() or done.exception() else done.result()
+        if (
+            retry is not None
+            and isinstance(reply, ReplyError)
+            and str(reply).startswith("NOSCRIPT")
+        ):
+            parts, keys, body = retry
+            try:
+                again = self._client.resend(self._settle.head(parts, keys, by_sha=False) + body)
+            except StorageError:
+                log.warning("rate-limit settle failed; leases will expire by TTL")
+                return
+            again.add_done_callback(lambda retried: self._settled(retried, None))
+        elif not isinstance(reply, int):
+            log.warning("rate-limit settle failed; leases will expire by TTL")
 
     async def _run(self, op: str, script: _Script, keys: int, parts: int, body: bytes) -> Any:
         try:

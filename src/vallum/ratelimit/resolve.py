@@ -19,13 +19,23 @@ from vallum.identity.model import compile_patterns
 from vallum.pipeline.exchange import Exchange
 from vallum.ratelimit.spec import Charge, Limit, Measure, Quota, Term, quota_terms
 
-__all__ = ["Plan", "Resolver", "Rule", "Scope", "counter_id"]
+__all__ = ["COST_SLOTS", "Plan", "Resolver", "Rule", "Scope", "counter_id"]
 
 Scope = Literal["global", "key", "principal", "team", "ip", "cidr", "model", "key_model"]
 _PLAN_CACHE_SIZE = 4096  # distinct (caller, model, address) combinations; cleared when full
 _TOKEN_MEASURES = frozenset(
     {Measure.INPUT_TOKENS, Measure.OUTPUT_TOKENS, Measure.TOTAL_TOKENS, Measure.SPEND}
 )
+# where each measure's cost sits in the cost tuple the layer builds per call (a tuple
+# indexed by int: looking enum members up in a dict calls Enum.__hash__ in Python)
+COST_SLOTS = {
+    Measure.REQUESTS: 0,
+    Measure.CONCURRENT: 1,
+    Measure.INPUT_TOKENS: 2,
+    Measure.OUTPUT_TOKENS: 3,
+    Measure.TOTAL_TOKENS: 4,
+    Measure.SPEND: 5,
+}
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/|-]{1,96}$")
 _SCOPE_CODE = {
     "global": "g",
@@ -101,13 +111,15 @@ class Plan:
     """The limits of one kind of call, resolved once and reused (see ``Resolver.plan``).
 
     ``fixed``: the charges when no limit depends on tokens or spend (requests and leases
-    cost 1), so such calls build nothing per request.
+    cost 1), so such calls build nothing per request. ``slots``: each limit with the
+    ``COST_SLOTS`` index of its cost.
     """
 
-    __slots__ = ("fixed", "leases", "limits", "needs_spend", "needs_tokens")
+    __slots__ = ("fixed", "leases", "limits", "needs_spend", "needs_tokens", "slots")
 
     def __init__(self, limits: list[Limit]) -> None:
         self.limits = tuple(limits)
+        self.slots = tuple((limit, COST_SLOTS[limit.measure]) for limit in limits)
         self.needs_tokens = any(limit.measure in _TOKEN_MEASURES for limit in limits)
         self.needs_spend = any(limit.measure is Measure.SPEND for limit in limits)
         self.leases = tuple(lim.key for lim in limits if lim.measure is Measure.CONCURRENT)

@@ -65,6 +65,10 @@ def parse_reply(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
         count = int(line)
         if count < 0:
             return None, pos
+        lines = buf[pos:].split(b"\r\n", count)
+        if len(lines) > count and all(item[:1] == b":" for item in lines[:count]):
+            # an array of integers (the reserve reply): one split, not one parse per item
+            return [int(item[1:]) for item in lines[:count]], len(buf) - len(lines[count])
         items = []
         for _ in range(count):
             item, pos = parse_reply(buf, pos)
@@ -83,8 +87,24 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.waiters: deque[asyncio.Future[Any]] = deque()
+        self.deadlines: deque[float] = deque()  # per waiter, same order
         self.buffer = bytearray()
         self.lost = False
+        self.unsent: list[bytes] = []  # commands posted without waiting, written soon
+        self.flush_due = False
+
+    def write(self, payload: bytes) -> None:
+        """Write ``payload`` after any commands still unsent (the order replies come in)."""
+        if self.unsent:
+            self.unsent.append(payload)
+            payload = b"".join(self.unsent)
+            self.unsent.clear()
+        cast(asyncio.Transport, self.transport).write(payload)
+
+    def flush(self) -> None:
+        self.flush_due = False
+        if self.unsent and not self.lost:
+            self.write(b"")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -100,6 +120,7 @@ class _Connection(asyncio.Protocol):
             while pos < len(buffer) and self.waiters:
                 value, pos = parse_reply(buffer, pos)
                 waiter = self.waiters.popleft()
+                self.deadlines.popleft()
                 if not waiter.done():
                     waiter.set_result(value)
         except _Incomplete:
@@ -120,6 +141,7 @@ class _Connection(asyncio.Protocol):
         self._fail_waiters(reason)
 
     def _fail_waiters(self, reason: str) -> None:
+        self.deadlines.clear()
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
@@ -133,6 +155,7 @@ class RespClient:
         self.timeout = timeout
         self._on_connect = list(on_connect)
         self._conn: _Connection | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
         self._connecting: asyncio.Future[_Connection] | None = None
         self._host, self._port, self._ssl, handshake = _parse_url(url)
         self._handshake = handshake
@@ -142,20 +165,60 @@ class RespClient:
         conn = self._conn
         if conn is None or conn.lost:
             conn = await self._connection()
-        return await self._send(conn, payload)
+        return await self._post(conn, payload)
 
-    async def _send(self, conn: _Connection, payload: bytes) -> Any:
+    async def send(self, payload: bytes) -> asyncio.Future[Any]:
+        """Queue one pre-encoded command and return the future of its reply, without
+        waiting for it (connecting first if needed); the caller must consume the future.
+
+        The command is written with the next command sent, or at the end of this event
+        loop iteration at the latest: one write (and one wake-up of Redis) for both.
+        """
+        conn = self._conn
+        if conn is None or conn.lost:
+            conn = await self._connection()
+        return self._post(conn, payload, wait=False)
+
+    def resend(self, payload: bytes) -> asyncio.Future[Any]:
+        """``send`` on the current connection, from a callback (no connecting)."""
+        conn = self._conn
+        if conn is None:
+            raise StorageError("redis connection lost")
+        return self._post(conn, payload, wait=False)
+
+    def _post(self, conn: _Connection, payload: bytes, wait: bool = True) -> asyncio.Future[Any]:
         if conn.lost:
             raise StorageError("redis connection lost")
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()
+        deadline = loop.time() + self.timeout
         conn.waiters.append(waiter)
-        cast(asyncio.Transport, conn.transport).write(payload)
-        timer = loop.call_at(loop.time() + self.timeout, _expire, conn, waiter)
-        try:
-            return await waiter
-        finally:
-            timer.cancel()
+        conn.deadlines.append(deadline)
+        if wait:
+            conn.write(payload)
+        else:
+            conn.unsent.append(payload)
+            if not conn.flush_due:
+                conn.flush_due = True
+                loop.call_soon(conn.flush)
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(deadline, self._watch)
+        return waiter
+
+    def _watch(self) -> None:
+        """One timer for all calls, not one per call: replies come in order, so only the
+        oldest call in flight can be late; if it is, the connection is dropped. (A lost
+        connection has failed its calls already; only the current one is watched.)"""
+        self._watchdog = None
+        conn = self._conn
+        if conn is None or conn.lost or not conn.deadlines:
+            return
+        loop = asyncio.get_running_loop()
+        oldest = conn.deadlines[0]
+        if oldest <= loop.time():
+            conn.fail("timed out")  # the stream is out of step now: drop it, fail all in flight
+        else:
+            self._watchdog = loop.call_at(oldest, self._watch)
 
     async def _connection(self) -> _Connection:
         if self._connecting is None:
@@ -178,22 +241,25 @@ class RespClient:
             raise StorageError("redis unreachable") from exc
         self._conn = conn
         for command in self._handshake + self._on_connect:
-            reply = await self._send(conn, command)
+            reply = await self._post(conn, command)
             if isinstance(reply, ReplyError):
                 conn.fail("handshake refused")
                 raise StorageError("redis refused the connection set-up")
         return conn
 
     async def close(self) -> None:
+        """Close, after the replies still on their way (sent commands) arrive or time out."""
+        conn = self._conn
+        if conn is not None and conn.waiters and not conn.lost:
+            conn.flush()
+            await asyncio.wait(list(conn.waiters), timeout=self.timeout)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         conn, self._conn = self._conn, None
         if conn is not None and conn.transport is not None:
             conn.lost = True
             conn.transport.close()
-
-
-def _expire(conn: _Connection, waiter: asyncio.Future[Any]) -> None:
-    if not waiter.done():
-        conn.fail("timed out")  # the stream is out of step now: drop it, fail all in flight
 
 
 def _parse_url(url: str) -> tuple[str, int, ssl.SSLContext | None, list[bytes]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -137,21 +138,19 @@ class Limit:
     scope: str  # for messages: key, team, ip, ... (never the id itself)
 
 
-@dataclass(frozen=True, slots=True)
-class Charge:
-    """What one call asks of one counter."""
+class Charge(NamedTuple):
+    """What one call asks of one counter (a named tuple: built on every call)."""
 
     limit: Limit
     cost: int
 
 
-@dataclass(frozen=True, slots=True)
-class CounterState:
+class CounterState(NamedTuple):
     """A counter after a reserve: whether it had room, what is left, and when it recovers.
 
     ``reset_after``: seconds until the counter is back to full. ``retry_after``: when it
     had no room, seconds until the same charge would fit (``math.inf``: never, the charge
-    is larger than the limit); 0.0 otherwise.
+    is larger than the limit); 0.0 otherwise. A named tuple: one per counter per call.
     """
 
     allowed: bool
@@ -160,8 +159,7 @@ class CounterState:
     retry_after: float
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The all-or-nothing outcome of one reserve; ``states`` is aligned with the charges."""
 
     admitted: bool

@@ -146,6 +146,11 @@ class TokenCounter:
             encoding = self._encodings[name] = _load(name)
         return encoding
 
+    def encoding(self, model: str) -> Any | None:
+        """The loaded BPE encoding of ``model``, or ``None`` where the estimate applies."""
+        name = self._name(model)
+        return None if name is None else self._encoding(name)
+
     def count_text(self, text: str, model: str) -> int:
         name = self._name(model)
         if name is None:

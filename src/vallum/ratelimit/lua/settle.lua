@@ -1,14 +1,14 @@
 -- Settle one call: correct window counters to real usage, release its leases.
 -- KEYS[1..n]: window counters to adjust; KEYS[n+1..]: lease sets.
--- ARGV[1] lease id, ARGV[2] n, then per window i: ARGV[3i], ARGV[3i+1], ARGV[3i+2] =
---   period (unused, kept for symmetry), delta, the bucket the reservation went into.
+-- ARGV[1] lease id, ARGV[2] n, then per window i: ARGV[2i+1], ARGV[2i+2] =
+--   delta, the bucket the reservation went into.
 -- The delta goes to the bucket that holds the reservation: the current one, or the
 -- previous one if a bucket boundary passed meanwhile; older reservations have expired.
 local lease_id = ARGV[1]
 local n = tonumber(ARGV[2])
 for i = 1, n do
   local key = KEYS[i]
-  local delta, bucket = tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
+  local delta, bucket = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
   local raw = redis.call('HMGET', key, 'b', 'p', 'c')
   local b = tonumber(raw[1])
   if b == bucket then
