@@ -152,6 +152,7 @@ def _house_number(text: str, end: int) -> bool:
 class AddressRecognizer:
     """Street addresses; the locality lines after the street are included when they look right."""
 
+    name = "pii.address"
     kinds = frozenset({"STREET_ADDRESS"})
 
     def __init__(self, lexicons: Lexicons) -> None:
@@ -165,13 +166,15 @@ class AddressRecognizer:
             rf"(?<![\w])(?:{_corner(street)}|{street}){_UNIT}{{0,2}}(?P<tail>(?:{_TAIL}){{0,4}})"
         )
         self.endings = tuple(ending_words)
+        self.english = lexicons.english_words
         self.ending_tails = frozenset(e[-3:] for e in ending_words)
         seeds = {w for w in [*prefix_words, *_SEEDS] if w}
         self.capital_seeds = frozenset(w for w in seeds if w[0].isupper())
-        # the separator before the word is consumed, not looked behind: ``re`` then scans
-        # for its first character in C
+        # both start with the words themselves (no look-behind), so ``re`` skips ahead to
+        # their first letters in C; the word boundary before a hit is checked in Python
+        self.capital_seed = re.compile(_alternation(self.capital_seeds))
         lower = _alternation(w for w in seeds if not w[0].isupper())
-        self.lower_seed = re.compile(rf"[^\w](?:{lower})(?=[ \t.])")
+        self.lower_seed = re.compile(rf"(?:{lower})(?=[ \t.])")
 
     def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
         index = index or TextIndex(text)
@@ -203,9 +206,16 @@ class AddressRecognizer:
                 and text[pos - 1 : pos] in (" ", "\t")
                 and lower[pos - 4 : pos - 1] in tails
                 and lower.endswith(endings, 0, pos - 1)
+                and not self._english_before(lower, pos - 1)
             ):
                 starts += index.cap_starts_between(pos - 48, pos)
         return sorted({*starts, *self._prefix_starts(index)})
+
+    def _english_before(self, lower: str, end: int) -> bool:
+        """The word ending at ``end`` is an English word ("During 1971", "bring 2"), not a
+        compound street name that merely ends like one ("Hauptstraße 5")."""
+        start = max(lower.rfind(" ", max(0, end - 40), end), lower.rfind("\n", 0, end)) + 1
+        return lower[start:end] in self.english
 
     def _prefix_starts(self, index: TextIndex) -> list[int]:
         """Street-type words before a name ("Calle", "Via", "rue", "ul."), military
@@ -217,22 +227,52 @@ class AddressRecognizer:
             return []
         found: list[int] = []
         for lo, hi in windows:
-            found += [m.start() + 1 for m in self.lower_seed.finditer(text, max(0, lo - 1), hi)]
-        if self.lower_seed.match(" " + text[:16]):
+            for hit in self.lower_seed.finditer(text, lo, hi):
+                pos = hit.start()
+                if pos and not _word_char(text[pos - 1]):
+                    found.append(pos)
+        if self.lower_seed.match(text[:16]):
             found.append(0)
         found += [pos - 4 for pos in found if text[pos - 4 : pos] in ("the ", "The ")]
-        capital = self.capital_seeds
+        return found + self._capital_starts(index, windows)
+
+    def _capital_starts(self, index: TextIndex, windows: list[tuple[int, int]]) -> list[int]:
+        """Capitalised street-type words ("Calle", "Via") that are a word of a run of
+        capitalised words beginning within a window."""
+        text, runs = index.text, index.cap_runs
+        if not runs:
+            return []
+        run_starts = [lo for lo, _ in runs]
         lows = [lo for lo, _ in windows]
-        for lo, hi in index.cap_runs:
-            i = bisect_right(lows, lo) - 1
-            if i < 0 or windows[i][1] <= lo:
-                continue  # no number follows closely
-            pos = lo
-            for word in text[lo : min(hi + 1, len(text))].split(" "):
-                if word.rstrip(",") in capital:
-                    found.append(pos)
-                pos += len(word) + 1
+        found: list[int] = []
+        hit = self.capital_seed.search(text)
+        while hit is not None:
+            pos = hit.start()
+            k = bisect_right(run_starts, pos) - 1
+            if k >= 0 and self._run_word(text, runs[k], pos, windows, lows):
+                found.append(pos)
+            hit = self.capital_seed.search(text, pos + 1)
         return found
+
+    def _run_word(
+        self,
+        text: str,
+        run: tuple[int, int],
+        pos: int,
+        windows: list[tuple[int, int]],
+        lows: list[int],
+    ) -> bool:
+        """``pos`` starts a space-separated word of ``run`` (the run's next character
+        included) that is a street-type word, and the run begins within a window."""
+        lo, hi = run
+        if pos > hi or (pos != lo and text[pos - 1] != " "):
+            return False
+        i = bisect_right(lows, lo) - 1
+        if i < 0 or windows[i][1] <= lo:
+            return False  # no number follows closely
+        space = text.find(" ", pos, hi + 1)
+        word = text[pos : space if space >= 0 else min(hi + 1, len(text))]
+        return word.rstrip(",") in self.capital_seeds
 
 
 _REACH = 64  # characters from a street-type word to the address's first number
@@ -248,6 +288,11 @@ def _windows(numbers: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((lo, start))
     return merged
+
+
+def _word_char(char: str) -> bool:
+    """What ``\\w`` matches in a ``str`` pattern."""
+    return char.isalnum() or char == "_"
 
 
 def _trim_tail(tail: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from vallum.detectors.base import PatternRecognizer, context_pattern, literal_starts
+from vallum.detectors.base import PatternRecognizer, TextIndex, context_pattern, literal_starts
 
 __all__ = ["base58check_valid", "bech32_valid", "crypto_recognizers"]
 
@@ -54,9 +54,27 @@ def bech32_valid(value: str) -> bool:
     return checksum in (1, 0x2BC830A3)  # bech32, bech32m
 
 
+def _seek_legacy(index: TextIndex) -> list[int]:
+    """The 1s and 3s of whitespace-free tokens of 26+ characters: a legacy address is 26
+    to 35 characters with no space, so it lies in such a token and begins there."""
+    text = index.text
+    starts: list[int] = []
+    for lo, hi in index.long_tokens:
+        if hi - lo < 26:
+            continue
+        for digit in "13":
+            pos = text.find(digit, lo, hi)
+            while pos >= 0:
+                starts.append(pos)
+                pos = text.find(digit, pos + 1, hi)
+    return sorted(starts)
+
+
 def crypto_recognizers() -> list[PatternRecognizer]:
     return [
-        PatternRecognizer("CRYPTO", _BTC_LEGACY, 0.9, "pii.btc", validator=base58check_valid),
+        PatternRecognizer(
+            "CRYPTO", _BTC_LEGACY, 0.9, "pii.btc", validator=base58check_valid, seek=_seek_legacy
+        ),
         PatternRecognizer(
             "CRYPTO",
             _BTC_BECH32,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from vallum.detectors.base import (
@@ -48,6 +50,22 @@ PII_KINDS = (
     "US_SSN",
 )
 
+# Recognizers none of whose matches can exist in a text without a digit (every pattern
+# needs one; an address is looked for only before a number): skipped at once there.
+_NEEDS_DIGIT = frozenset(
+    {"pii.card", "pii.card_context", "pii.iban", "pii.aba", "pii.uk_bank", "pii.ssn",
+     "pii.passport", "pii.driver_license", "pii.ipv4", "pii.ipv6", "pii.dob", "pii.btc",
+     "pii.btc_bech32", "pii.eth", "pii.phone", "pii.address"}
+)  # fmt: skip
+_DIGIT = re.compile(r"\d")
+
+
+def _has_digit(text: str) -> bool:
+    """Whether ``text`` has a character ``\\d`` matches (ten ``in`` tests for ASCII)."""
+    if text.isascii():
+        return any(digit in text for digit in "0123456789")
+    return _DIGIT.search(text) is not None
+
 
 class PiiConfig(BaseModel):
     """Which entities to look for and how sure a match must be."""
@@ -84,6 +102,8 @@ class PiiDetector:
             raise ConfigError(f"unknown PII entity kinds: {sorted(unknown)}")
         self.kinds = frozenset(wanted)
         self.recognizers = [r for r in self._all() if r.kinds & wanted]
+        # the same, less those that need a digit: for texts without one
+        self.wordy = [r for r in self.recognizers if _name(r) not in _NEEDS_DIGIT]
 
     def _all(self) -> list[Recognizer]:
         recognizers: list[Recognizer] = [
@@ -119,10 +139,16 @@ class PiiDetector:
         if index is None or index.text is not text:
             index = TextIndex(text)
         floor = self.config.min_score
+        recognizers = self.recognizers if _has_digit(text) else self.wordy
         found = [
             match
-            for recognizer in self.recognizers
+            for recognizer in recognizers
             for match in recognizer.find(text, index)
             if match.score >= floor and match.kind in self.kinds
         ]
         return Detection(resolve_overlaps(found), truncated)
+
+
+def _name(recognizer: Recognizer) -> str:
+    name = getattr(recognizer, "name", None)
+    return name if isinstance(name, str) else ""

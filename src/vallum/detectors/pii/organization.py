@@ -13,13 +13,14 @@ from dataclasses import replace
 from vallum.detectors.base import Match, TextIndex, literal_starts
 from vallum.detectors.pii.lexicons import Lexicons
 from vallum.detectors.pii.people import Word, run_words
-from vallum.detectors.pii.words import ORG_WORDS
+from vallum.detectors.pii.words import ORG_WORDS, STREET_WORDS
 
 __all__ = ["OrganizationRecognizer"]
 
 # "Jones, Smith and Davis", "Smith & Partners": the joins a run may continue through.
 _PARTNER_JOIN = re.compile(r"(?:,[ \t]+|[ \t]+(?:and|&)[ \t]+)")
 _ABBREVIATED = frozenset({"inc", "ltd", "corp", "co", "bros", "assn"})
+_QUOTES = " \t>?*-|"  # what may lead a line of a quoted or bulleted signature
 _JOINS = frozenset({", ", " a", " &"})  # first two characters of a partnership join
 _ORG_CUES = ("work", "employ", "joined", "acquired", "subsidiary", "customer of", "vendor",
              "company", "firm", "became", "agency", "year at", "years at")  # fmt: skip
@@ -28,6 +29,30 @@ _ORG_BEFORE = re.compile(
     r"(?:work(?:s|ed|ing)? (?:for|at)|employed by|employer:?|joined|acquired by|"
     r"subsidiary of|customer of|vendor|company|firm|became|later became|agency|years? at)\W{0,3}$"
 )
+
+
+# What a company does or has, right after its name: "Avalara announced", "the Paxata
+# office", "Uber's CEO", "Persint is a German … company". Scanned only when one of the
+# words occurs in the text.
+_AFTER_WORDS = ("invest", "announc", "acquir", "launch", "hired", "raised", "unveil",
+                "office", "headquarter", "ceo", "cfo", "employees", "shareholders",
+                "company", "firm", "startup", "manufacturer", "provider")  # fmt: skip
+_ORG_AFTER = re.compile(
+    r"(?:['\u2019]s)?[ \t]+(?:"
+    r"(?:has |had |have )?(?:invested|announced|acquired|launched|hired|raised|unveiled)\b"
+    r"|(?:office|offices|headquarters|CEO|CFO|CTO|ceo|employees|shareholders)\b"
+    r"|(?:is|was) (?:an?|the) (?:[\w\-]+ ){0,7}?"
+    r"(?:company|firm|bank|startup|corporation|manufacturer|provider|retailer|brand)\b)"
+)
+
+
+def _after_starts(index: TextIndex) -> frozenset[int]:
+    """The ends of the runs an ``_ORG_AFTER`` phrase follows: tried at run ends only (a
+    scan of the whole text would start at every space)."""
+    if not index.has_any(_AFTER_WORDS):
+        return frozenset()
+    text, after = index.text, _ORG_AFTER.match
+    return frozenset(hi for _, hi in index.cap_runs if after(text, hi) is not None)
 
 
 def _cue_ends(index: TextIndex) -> list[int]:
@@ -39,9 +64,12 @@ def _cue_ends(index: TextIndex) -> list[int]:
 
 def _affiliation(text: str, start: int) -> bool:
     """ "<Name> of X", "<Name> from X": an affiliation right after a capitalised word."""
+    if not (
+        (start >= 4 and text.startswith(" of ", start - 4))
+        or (start >= 6 and text.startswith(" from ", start - 6))
+    ):
+        return False  # the common case, decided without a slice
     before = text[max(0, start - 24) : start]
-    if not before.endswith((" of ", " from ")):
-        return False
     words = before.rsplit(" ", 3)
     return len(words) >= 3 and words[-3][:1].isupper() and words[-3][-1:].isalpha()
 
@@ -53,6 +81,23 @@ def _cue_before(cue_ends: list[int], start: int) -> bool:
     return i < len(cue_ends) and cue_ends[i] <= start
 
 
+def _maybe(
+    text: str, runs: list[tuple[int, int]], cue_ends: list[int], after: frozenset[int]
+) -> list[int]:
+    """The runs worth a look: all but lone words that neither follow "of" / "from" or a
+    cue nor precede a partnership join — most runs of prose, dropped in one pass."""
+    return [
+        n
+        for n, (lo, hi) in enumerate(runs)
+        if text[hi : hi + 2] in _JOINS
+        or not text[lo:hi].isalpha()
+        or text[max(0, lo - 6) : lo].endswith((" of ", " from "))
+        or (cue_ends and _cue_before(cue_ends, lo))
+        or hi in after
+        or text[hi : hi + 1] == "\n"
+    ]
+
+
 class OrganizationRecognizer:
     """Company suffixes (Inc, GmbH, Bank …), last-name partnerships and employer phrases."""
 
@@ -62,33 +107,84 @@ class OrganizationRecognizer:
         self.lex = lexicons
         self.suffixes = {s.lower().rstrip(".") for s in lexicons.company_suffixes} | ORG_WORDS
         self.not_org = lexicons.common_words - ORG_WORDS
+        self.street_words = STREET_WORDS | {w.lower() for w in lexicons.street_suffixes}
 
     def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
         index = index or TextIndex(text)
         runs = index.cap_runs
         cue_ends = _cue_ends(index)
+        after = _after_starts(index)
         skip_to = -1
-        for n, run in enumerate(runs):
+        for n in _maybe(text, runs, cue_ends, after):
+            run = runs[n]
             if run[0] < skip_to:
                 continue
             cue = bool(cue_ends) and _cue_before(cue_ends, run[0])
-            if not cue and not self._candidate(text, run):
+            acts = run[1] in after or self._under_name(text, run)
+            if not cue and not acts and not self._candidate(text, run):
                 continue
             words = run_words(index, run)
             while words and words[0][2].lower() in self.not_org:
                 words = words[1:]
-            if not words:
-                continue
-            found = self._suffixed(text, words) or self._partnership(text, runs, n, words)
-            if found is not None and found.start == run[0]:
-                found = self._partners_before(text, runs, n, found)
-            if found is None and cue:
-                found = self._employer(text, words)
-            if found is None and _affiliation(text, run[0]):
-                found = self._affiliated(words)
+            found = self._decide(text, runs, n, words, cue, acts) if words else None
             if found is not None:
                 skip_to = found.end
                 yield found
+
+    def _decide(
+        self,
+        text: str,
+        runs: list[tuple[int, int]],
+        n: int,
+        words: list[Word],
+        cue: bool,
+        acts: bool,
+    ) -> Match | None:
+        run = runs[n]
+        found = self._suffixed(text, words) or self._partnership(text, runs, n, words)
+        if found is not None and found.start == run[0]:
+            found = self._partners_before(text, runs, n, found)
+        if found is None and cue:
+            found = self._employer(text, words)
+        if found is None and _affiliation(text, run[0]):
+            found = self._affiliated(words)
+        if found is None and acts:
+            found = self._acting(words)
+        return found
+
+    def _under_name(self, text: str, run: tuple[int, int]) -> bool:
+        """A signature's company line: the run is alone on its line (quote marks aside),
+        right under a line holding a person's name ("Dreux Joly\nPaxata\n…")."""
+        lo, hi = run
+        if text[hi : hi + 1] not in ("\n", "\r"):
+            return False
+        line_start = text.rfind("\n", 0, lo) + 1
+        if not line_start or text[line_start:lo].strip(_QUOTES):
+            return False
+        above = text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1].strip(_QUOTES)
+        names = above.split()
+        return 2 <= len(names) <= 3 and names[0] in self.lex.first_names and above.istitle()
+
+    def _acting(self, words: list[Word]) -> Match | None:
+        """ "Avalara announced", "the Paxata office", "Persint is a … company": a name
+        that acts like a company — not a person's (no first name first, no lone surname),
+        not a place, not a lone dictionary word."""
+        lex = self.lex
+        # "Microsoft CEO Steve Ballmer announced": the company ends before a role in capitals
+        cut = next((k for k, w in enumerate(words) if k and w[2].isupper()), len(words))
+        words = words[:cut]
+        first = words[0][2]
+        if len(words) > 4 or first in lex.first_names or first.isupper():
+            return None
+        name = " ".join(w[2] for w in words)
+        if name in lex.places:
+            return None
+        if len(words) == 1 and (first in lex.last_names or first.lower() in lex.english_words):
+            return None
+        if words[-1][2].lower() in self.street_words:
+            return None  # "Main Street office": an address
+        # above an address without locality (0.75): "During 1971, Mayo-Walters invested"
+        return Match("ORGANIZATION", words[0][0], words[-1][1], 0.8, "pii.org", "2")
 
     def _candidate(self, text: str, run: tuple[int, int]) -> bool:
         """Cheap test before the word-by-word look: a company word last, or a surname
@@ -143,6 +239,8 @@ class OrganizationRecognizer:
             if len(parts) == 2 and all(p in self.lex.last_names for p in parts):
                 return Match("ORGANIZATION", words[0][0], words[0][1], 0.8, "pii.org", "2")
             return None
+        if n and _PARTNER_JOIN.fullmatch(text, runs[n - 1][1], words[0][0]):
+            return None  # a later item of a list ("founders: Kónya, Becker and Vasquez")
         end = words[-1][1]
         for start, stop in runs[n + 1 : n + 3]:
             join = _PARTNER_JOIN.fullmatch(text, end, start)

@@ -97,20 +97,36 @@ class PersonRecognizer:
 
     def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
         index = index or TextIndex(text)
-        stop, first_names = self.stop, self.lex.first_names
-        naming = _cue_ends(index) if index.has_any(_NAMING_CUES) else []
-        for run in index.cap_runs:
-            word = text[run[0] : run[1]]
-            fast = word.isalpha()  # fast path: most runs are one sentence-initial word
-            if fast and (len(word) < 3 or word.lower() in stop):
-                continue
-            if fast and word not in first_names and not _named(naming, run[0]):
-                continue
+        for run in self._worth_a_look(index):
             found = self._run(text, run_words(index, run))
             if found is not None:
                 yield found
         if index.has_any(("name is", "i'm", "call me")):
             yield from self._lowercase(text, index)
+
+    def _worth_a_look(self, index: TextIndex) -> list[tuple[int, int]]:
+        """The runs that may be a name. Most runs are one word (sentence-initial, a
+        place): such a word must be a known first name of 3+ letters that is not a
+        common word, or follow a naming cue ("name is Josefsen"). One comprehension
+        rather than a loop: this is the hot path of prose."""
+        text, stop, first = index.text, self.stop, self.lex.first_names
+        runs = index.cap_runs
+        if not index.has_any(_NAMING_CUES):
+            return [
+                (lo, hi)
+                for lo, hi in runs
+                if not (word := text[lo:hi]).isalpha()
+                or (word in first and len(word) > 2 and word.lower() not in stop)
+            ]
+        naming = _cue_ends(index)
+        return [
+            (lo, hi)
+            for lo, hi in runs
+            if not (word := text[lo:hi]).isalpha()
+            or (
+                len(word) > 2 and word.lower() not in stop and (word in first or _named(naming, lo))
+            )
+        ]
 
     def _run(self, text: str, words: list[Word]) -> Match | None:
         stop = self.stop

@@ -44,6 +44,7 @@ _AFTER = re.compile(r"[\s\-,\\]{0,3}(?:office|fax|mobile|home|cell|work)", re.IG
 class PhoneRecognizer:
     """Phone numbers in international or national format for the configured regions."""
 
+    name = "pii.phone"
     kinds = frozenset({"PHONE_NUMBER"})
 
     def __init__(self, regions: Sequence[str] = DEFAULT_REGIONS, cache_size: int = 4096) -> None:
