@@ -65,6 +65,13 @@ class OutputFilterConfig(LayerConfig):
     lookbehind: int = Field(
         320, ge=64, le=16384, description="Characters held back per stream channel."
     )
+    scan_every: int = Field(
+        32,
+        ge=1,
+        le=4096,
+        description="On streams, scan a channel again only after this many new characters "
+        "(1: every delta); text is then released in steps of about this size.",
+    )
     leak_ngram: int = Field(8, ge=3, le=64, description="Words per n-gram for leak detection.")
     leak_min_hits: int = Field(
         2,
@@ -111,6 +118,7 @@ _CONTENT_BLOCKED = Deny(
     message="The response was blocked by the content policy.",
     error_type="invalid_request_error",
 )
+_HOLD = StreamEdit(hold_from=0)
 # Per stream: operator state, channels, pseudonym restorer, and the system prompt's n-grams
 # (computed once per stream, not once per chunk: the prompt does not change mid-reply).
 _State = tuple[OperatorState, dict[str, ChannelState], Restorer, frozenset[int]]
@@ -138,6 +146,7 @@ class OutputFilter(Layer[OutputFilterConfig]):
             default_action=Operator(config.action),
             lookbehind=config.lookbehind,
             margin=config.lookbehind * 3 // 10,
+            scan_every=config.scan_every,
         )
         self.content = ContentDetector(config.content_config) if config.content != "off" else None
         self._streams: dict[str, _State] = {}
@@ -194,6 +203,8 @@ class OutputFilter(Layer[OutputFilterConfig]):
     def _window(self, exchange: Exchange, window: StreamWindow, final: bool) -> StreamEdit:
         operators, channels, restorer, grams = self._state(exchange)
         channel = channels.setdefault(window.channel, ChannelState())
+        if not final and not self.scanner.due(window.text, channel, restorer.longest):
+            return _HOLD  # nothing released now, so the leak check can wait for the scan
         leak = self._leak(window.text, grams, channel.leak_hits)
         if leak is not None and self._record_leak(exchange):
             return StreamEdit(terminate=leak)

@@ -8,6 +8,12 @@ is not final or that straddles the cut — then the cut moves back to the match 
 always original text, and the ``context`` carried per channel gives later windows the
 words in front of them. Cost per window is bounded by the window, not by the stream.
 
+A window is scanned only when that can release text (it is longer than the look-behind) and,
+after a channel's first release, once ``scan_every`` characters have arrived since its last
+scan; otherwise all of it stays held. Skipping is exact: a window too short to release
+anything gives the same answer unscanned, and holding a delta is the same as receiving it
+joined to the next one — a different chunk split, for which streamed equals buffered too.
+
 Pseudonym restore: placeholders the input guard put in the request (``Restorer``) are
 found first; detector matches that overlap one are dropped, and each placeholder is
 replaced by its original in the same edit, so a restored value is never redacted again.
@@ -38,6 +44,7 @@ class ChannelState:
     leak_hits: set[int] = field(default_factory=set)
     content_tail: str = ""  # the last released characters, for the content classifier
     content_since: int = 0  # characters released since the last classification
+    held: int = 0  # characters this scanner left held at its last scan
 
 
 _RESTORE = "PSEUDONYM_RESTORE"
@@ -87,6 +94,14 @@ class Scanner:
     default_action: Operator
     lookbehind: int
     margin: int
+    scan_every: int = 1
+
+    def due(self, window: str, channel: ChannelState, longest: int) -> bool:
+        """Whether a stream window is worth scanning now (see the module docstring)."""
+        size = len(window)
+        if size <= max(self.lookbehind, longest):
+            return False  # the cut would be 0: nothing can be released
+        return size - channel.held >= self.scan_every
 
     def detect(self, text: str) -> list[Match]:
         found: list[Match] = []
@@ -157,6 +172,7 @@ class Scanner:
         blocked = next((m for m in applied if self.action(m.kind) is Operator.BLOCK), None)
         released = self.edit(window[:cut], applied, state, restored, restorer)
         channel.context = (prefix + window[:cut])[-CONTEXT_KEEP:]
+        channel.held = n - cut
         return WindowResult(
             released + window[cut:], None if final else len(released), applied, blocked
         )

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from vallum.clock import FakeClock
 from vallum.layers import output_filter as output_filter_module
 from vallum.layers.output_filter import OutputFilter, OutputFilterConfig
-from vallum.layers.output_filter_scan import ngram_set
+from vallum.layers.output_filter_scan import Scanner, ngram_set
 from vallum.pipeline.chain import Pipeline
 from vallum.pipeline.exchange import (
     Endpoint,
@@ -194,14 +194,18 @@ def _texts(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_texts(), st.lists(st.integers(1, 400), min_size=1, max_size=30))
+@given(
+    _texts(),
+    st.lists(st.integers(1, 400), min_size=1, max_size=30),
+    st.sampled_from([1, 7, 32, 200]),
+)
 def test_streamed_equals_buffered_for_every_split(
-    sample: tuple[str, list[str]], cuts: list[int]
+    sample: tuple[str, list[str]], cuts: list[int], scan_every: int
 ) -> None:
     text, values = sample
     points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
     pieces = [text[a:b] for a, b in itertools.pairwise(points) if b > a]
-    layer = _layer(lookbehind=96)
+    layer = _layer(lookbehind=96, scan_every=scan_every)
     _, buffered = _buffered(layer, text)
     streamed, terminated = _streamed(layer, pieces)
     assert not terminated
@@ -212,6 +216,55 @@ def test_streamed_equals_buffered_for_every_split(
     assert [
         w for w in streamed.replace(".", " ").split() if w in {"quick", "brown", "lazy"}
     ] == kept
+
+
+def test_stream_scans_only_when_text_can_be_released(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window is scanned once it is longer than the look-behind and, after that, once
+    ``scan_every`` new characters have arrived: held text stays bounded by look-behind +
+    ``scan_every`` + one delta, and the output is that of a scan at every delta."""
+    scans: list[int] = []
+    detect = Scanner.detect
+
+    def counting(self: Scanner, text: str) -> list[Any]:
+        scans.append(len(text))
+        return detect(self, text)
+
+    monkeypatch.setattr(Scanner, "detect", counting)
+    text = " ".join(f"mail jane.doe{i}@example.org or call +44 20 7946 0958 now" for i in range(40))
+    pieces = [text[i : i + 4] for i in range(0, len(text), 4)]
+    every = _layer(lookbehind=96, scan_every=1)
+    buffered = _buffered(every, text)[1]
+    scans.clear()
+    assert _streamed(every, pieces) == (buffered, False)
+    per_delta = len(scans)
+    scans.clear()
+    layer = _layer(lookbehind=96, scan_every=48)
+    assert _streamed(layer, pieces) == (buffered, False)
+    assert len(scans) <= per_delta // 8  # one scan per ~48 characters, not per 4
+    # context + look-behind + step + delta, + an entity the cut moved back to the start of
+    bound = 96 + 48 + 4 + 64
+    assert scans and max(scans) <= 64 + bound
+
+    async def held_after_each_delta() -> list[int]:
+        ex = _exchange()
+        processor = StreamProcessor(ex, Pipeline([layer], FakeClock()), OpenAIChatCodec())
+        fed = released = 0
+        held: list[int] = []
+        for piece in pieces:
+            out = await processor.feed(_sse(piece))
+            fed += len(piece)
+            for line in out.split(b"\n"):
+                if line.startswith(b"data: {"):
+                    for choice in orjson.loads(line[6:])["choices"]:
+                        released += len(choice["delta"].get("content") or "")
+            held.append(fed - released)
+        await layer.on_complete(ex, None)  # type: ignore[arg-type]
+        return held
+
+    held = asyncio.run(held_after_each_delta())
+    assert held[23] == 96  # nothing released before the look-behind is exceeded
+    # fed - released over-estimates what is held once a (shorter) placeholder is out
+    assert 96 < max(held[:30]) <= bound
 
 
 HARMFUL = (
