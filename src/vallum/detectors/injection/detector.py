@@ -17,7 +17,7 @@ __all__ = ["InjectionConfig", "InjectionDetector", "InjectionResult", "Trust", "
 
 _MODEL_PACKAGE = "vallum.detectors.injection.model"
 _MODEL_FILE = "injection.npz"
-_RULES_VERSION = "rules-2"
+_RULES_VERSION = "rules-3"
 # Hiding words is itself suspicious: these evasions add to the score (encodings do not:
 # base64 and hex are everywhere in ordinary documents; what they decode to is scanned).
 _EVASION_WEIGHT = {"tag_characters": 0.6, "homoglyph": 0.3, "bidi_control": 0.2, "zero_width": 0.2}

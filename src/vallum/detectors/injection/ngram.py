@@ -1,8 +1,9 @@
 """A hashed byte n-gram linear model: numpy-only scoring, whole text or sliding windows.
 
-Features are the hashed byte n-grams of the lower-cased text (digits folded to ``0``),
-each order's counts divided by ``n ** power`` (``n`` its number of n-grams), so a text's
-logit is ``bias + Σ_order sum(w[grams]) / n ** power``.
+Features are the hashed byte n-grams of the lower-cased text (digits folded to ``0``) and,
+when the model has word weights, its hashed word unigrams and bigrams (``words.py``);
+each order's counts are divided by ``n ** power`` (``n`` its number of n-grams), so a
+text's logit is ``bias + Σ_order sum(w[grams]) / n ** power``.
 That sum is additive over positions: window scores come from one cumulative sum, so
 overlapping windows cost no more than one pass.
 """
@@ -17,6 +18,7 @@ from io import BytesIO
 import numpy as np
 import numpy.typing as npt
 
+from vallum.detectors.injection.words import WordGrams, hash_words
 from vallum.errors import ConfigError
 
 __all__ = ["WHOLE_WINDOWS", "NgramModel", "hash_grams", "hash_orders", "prepare"]
@@ -93,6 +95,9 @@ class NgramModel:
     # each order's sum of weights is divided by (number of its n-grams) ** power:
     # 1.0 is a mean (long texts are diluted), 0.5 keeps the L2 norm of the counts ~ 1
     power: float = 1.0
+    # weights of hashed word unigrams + bigrams (one table of 2**word_bits), if any
+    word_weights: FloatArray | None = None
+    word_bits: int = 0
 
     @classmethod
     def load(cls, package: str, name: str) -> NgramModel:
@@ -113,7 +118,10 @@ class NgramModel:
                         str(key): float(value)
                         for key, value in zip(data["extra_keys"], data["extra_values"], strict=True)
                     }
+                words = data["word_weights"].astype(np.float32) if "word_weights" in data else None
                 return cls(
+                    word_weights=words,
+                    word_bits=int(data["word_bits"]) if "word_bits" in data else 0,
                     weights=data["weights"].astype(np.float32),
                     bias=float(meta[0]),
                     orders=tuple(int(order) for order in data["orders"]),
@@ -130,10 +138,14 @@ class NgramModel:
 
     def logit(self, text: str) -> float:
         """Logit of the whole text."""
+        data = prepare(text)
         total = self.bias
-        for index in hash_orders(prepare(text), self.orders, self.bits):
+        for index in hash_orders(data, self.orders, self.bits):
             if len(index):
                 total += float(self.weights[index].sum(dtype=np.float64)) / len(index) ** self.power
+        if self.word_weights is not None:
+            grams = hash_words(data, self.word_bits)
+            total += _word_logit(self.word_weights, grams, self.power)
         return total
 
     def score(self, text: str) -> float:
@@ -165,6 +177,10 @@ class NgramModel:
         for index in hashed:
             if len(index):
                 whole += float(self.weights[index].sum(dtype=np.float64)) / len(index) ** self.power
+        words = self.word_weights
+        grams = hash_words(data, self.word_bits) if words is not None else None
+        if words is not None and grams is not None:
+            whole += _word_logit(words, grams, self.power)
         if size <= self.window:
             return _sigmoid(whole), np.asarray([_sigmoid(whole)], dtype=np.float32)
         starts = np.arange(0, size - self.window + self.stride, self.stride)
@@ -174,7 +190,37 @@ class NgramModel:
             sums = np.concatenate(([0.0], np.cumsum(self.weights[index], dtype=np.float64)))
             span = self.window - order + 1
             logits += (sums[starts + span] - sums[starts]) / span**self.power
+        if words is not None and grams is not None:
+            logits += _word_windows(words, grams, starts, self.window, self.power)
         return _sigmoid(whole), (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+
+def _word_logit(weights: FloatArray, grams: WordGrams, power: float) -> float:
+    """Word part of a whole text's logit."""
+    total = 0.0
+    for index in (grams.unigrams, grams.bigrams):
+        if len(index):
+            total += float(weights[index].sum(dtype=np.float64)) / len(index) ** power
+    return total
+
+
+def _word_windows(
+    weights: FloatArray,
+    grams: WordGrams,
+    starts: npt.NDArray[np.int64],
+    window: int,
+    power: float,
+) -> npt.NDArray[np.float64]:
+    """Word part of each window's logit: the words (and pairs) that start inside it."""
+    first = np.searchsorted(grams.starts, starts)
+    last = np.searchsorted(grams.starts, starts + window)
+    out = np.zeros(len(starts), dtype=np.float64)
+    for index, pairs in ((grams.unigrams, 0), (grams.bigrams, 1)):
+        sums = np.concatenate(([0.0], np.cumsum(weights[index], dtype=np.float64)))
+        low = np.minimum(first, len(index))
+        end = np.clip(last - pairs, low, len(index))
+        out += (sums[end] - sums[low]) / np.maximum(end - low, 1) ** power
+    return out
 
 
 def _sigmoid(value: float) -> float:

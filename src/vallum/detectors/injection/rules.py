@@ -17,13 +17,14 @@ _OVERRIDE_VERB = (
     r"|don'?t follow|stop following|no longer follow)"
 )
 _WEAK_VERB = r"(?:override|bypass|skip|drop|abandon|discard|set aside|circumvent|throw out)"
-_OWN = r"(?:previous|prior|above|earlier|preceding|initial|original|system|safety|your|all)"
+# not "all": "override all access restrictions" is database documentation
+_OWN = r"(?:previous|prior|above|earlier|preceding|initial|original|system|safety|your)"
 _PRIOR = (
     r"(?:previous|prior|above|earlier|preceding|foregoing|initial|original|old|former|system"
     r"|all|any|every|your|the|these|those|my)"
 )
 _INSTRUCTIONS = (
-    r"(?:instructions?|prompts?|rules|directives?|guidelines|guidance|context|commands?|orders"
+    r"(?:instructions?|prompts?|rules|directives?|directions|guidelines|guidance|context|commands?|orders"
     r"|programming|restrictions|constraints|polic(?:y|ies)|training|filters?)"
 )
 
@@ -86,10 +87,20 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "instruction_override",
         0.9,
-        r"(?:ignor|oubli|olvid|dimentic|esque[cç]|vergiss|vergessen|missacht|игнор|забуд|забыть|忽略|无视"
-        r"|無視|忘れ)[^.\n]{0,40}?(?:instructions|instrucciones|istruzioni|instruç[õo]es|anweisungen"
-        r"|инструкци|указани|指令|指示|命令)",
-        "ignor|oubli|olvid|dimentic|esque|vergiss|vergessen|missacht|игнор|забуд|забыть|忽略|无视|無視|忘れ",
+        r"(?:ignor|oubli|olvid|dimentic|esque[cç]|vergiss|vergessen|missacht|игнор|забуд|забыть"
+        r"|忽略|无视|無視|忘れ|negeer|zignoruj|abaikan|bỏ qua|تجاهل)[^.\n]{0,40}?(?:instructions"
+        r"|instrucciones|istruzioni|instruç[õo]es|anweisungen|инструкци|указани|指令|指示|命令|instructies"
+        r"|instrukcj|instruksi|hướng dẫn|chỉ dẫn|التعليمات|تعليمات)",
+        "ignor|oubli|olvid|dimentic|esque|vergiss|vergessen|missacht|игнор|забуд|забыть|忽略|无视|無視"
+        "|忘れ|negeer|zignoruj|abaikan|bỏ qua|تجاهل",
+    ),
+    _rule(
+        "instruction_override",
+        0.9,
+        # object before verb (Hindi, Japanese, Korean, Turkish): "previous instructions … ignore"
+        r"(?:निर्देश|指示|指令|지시|명령|talimat)[^.\n。]{0,30}?(?:अनदेखा|अनदेखी|नज़रअंदाज़|नजरअंदाज|अवहेलना"
+        r"|無視|忘れ|무시|잊어|yok say|görmezden)",
+        "निर्देश|指示|指令|지시|명령|talimat",
     ),
     _rule(
         "payload_splitting",
@@ -130,16 +141,20 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:reveal|show|print|repeat|output|display|tell|give|leak|dump|share|reproduce|recite"
         r"|spell out|write out|translate|what (?:is|are|was|were))\b[^.\n?]{0,40}?\b(?:your"
         r"|the|my)\s+"
-        r"(?:system|initial|original|hidden|secret|internal|developer|preceding|exact)\s+"
-        r"(?:prompt|instructions?|message|rules|configuration|directives?)",
+        r"(?:(?:system|hidden|secret|internal|developer|preceding)\s+"
+        r"(?:prompt|instructions?|message|rules|configuration|directives?)"
+        r"|(?:initial|original|exact)\s+(?:prompt|system|instructions? (?:you|that you|given to you"
+        r"|above|verbatim)))",
         "system|initial|original|hidden|secret|internal|developer|preceding|exact",
     ),
     _rule(
         "system_prompt_extraction",
         0.85,
         r"\b(?:repeat|print|output|copy|echo)\b[^.\n]{0,30}?\b(?:words|text|everything|all|lines?)"
-        r"\s+(?:above|before|prior)\b|\bwhat (?:was|is) written (?:above|at the (?:top|beginning))",
-        "above|before|prior|written",
+        r"\s+(?:above|before|prior)\b|\bwhat (?:was|is) written (?:above|at the (?:top|beginning))"
+        r"|\b(?:first|last|initial) (?:\d+ )?(?:words|lines|sentences|characters|paragraphs?) of"
+        r" (?:your|the|this) (?:prompt|instructions|system|conversation|context)",
+        "above|before|prior|written|first|last|initial",
     ),
     _rule(
         "delimiter_injection",
@@ -166,9 +181,68 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "jailbreak_persona",
         0.95,
-        r"\bdo anything now\b|\bdeveloper mode\b|\bjailbr(?:eak|oken)\b|\bdan mode\b"
+        r"\bdo anything now\b|\bdeveloper mode (?:enabled|output|response|is (?:on|enabled))\b"
+        r"|\b(?:enable|activate|enter|simulate|switch to|with|in) (?:the )?developer mode\b"
+        r"(?! (?:in|on|of|for) )|\bjailbr(?:eak|oken)\b|\bdan mode\b"
         r"|\bopposite mode\b|\bgod mode\b|\bunfiltered (?:ai|response|mode)\b",
         "anything now|developer mode|jailbr|dan mode|opposite mode|god mode|unfiltered",
+    ),
+    _rule(
+        "instruction_override",
+        0.9,
+        r"\b(?:forget|ignore|disregard|erase)\b (?:about )?(?:all of |all )?"
+        r"(?:everything|anything|all(?: that)?)\b[^.\n]{0,20}?\b(?:above|before|prior"
+        r"|previously|earlier|so far"
+        r"|you(?:'ve| have)? (?:been|were) (?:told|taught|given|instructed)"
+        r"|(?:i|we) (?:said|told you|discussed|talked about))\b",
+        "forget|ignore|disregard|erase",
+    ),
+    _rule(
+        "instruction_override",
+        0.9,
+        r"\byour (?:new|updated|real|actual|true|only) (?:instructions|task|role|objective"
+        r"|goal|purpose|directive|mission) (?:is|are|will be|now)\b|\bthe (?:new|real|actual|true)"
+        r" instructions (?:are|say)\b|\b(?:here are|these are|follow)"
+        r" (?:your|my|the) new (?:instructions|rules|orders)\b",
+        "new |updated |real |actual |true |only ",
+    ),
+    _rule(
+        "role_hijack",
+        0.9,
+        r"\b(?:you|u) (?:now |no longer |will |shall |must )?(?:have|has|possess|follow|obey)"
+        r" (?:no|zero|none of (?:your|the)) (?:\w+ )?(?:rules|restrictions|limits|limitations"
+        r"|filters|guidelines|boundaries|censorship|ethics|morals|constraints|safeguards)\b"
+        r"|\b(?:respond|answer|reply|act|talk|speak|behave)\b[^.\n]{0,30}?\b(?:as if|like) you"
+        r" (?:have|had) no (?:\w+ )?(?:rules|restrictions|limits|filters|guidelines|boundaries"
+        r"|censorship)|\b(?:you are|you're|you have been) (?:now )?(?:free|freed|liberated|released"
+        r"|unbound|unshackled) from (?:all |any |your |the )?(?:\w+ )?(?:rules|restrictions|limits"
+        r"|constraints|guidelines|programming|policies|shackles|chains|confines)",
+        "have no|has no|had no|possess no|follow no|obey no|have zero|has zero|none of"
+        "|free from|freed from|liberated from|released from|unbound from|unshackled from",
+    ),
+    _rule(
+        "indirect_injection",
+        0.85,
+        r"\b(?:note|message|attention|important|reminder) (?:to|for) (?:the |any |all )?"
+        r"(?:ai|assistant|llm|language model|chatbot|ai agent|ai model|model reading this)\b"
+        r"|\bif you are an? (?:ai|llm|large language model|language model|ai assistant|chatbot"
+        r"|ai agent)\b[^.\n]{0,60}?\b(?:you must|ignore|do not|don'?t|instead|always|include|tell"
+        r"|say|send|reply|respond)\b"
+        r"|\b(?:ai|assistant|llm|model|agent)s? (?:reading|processing|summari[sz]ing) this"
+        r" (?:document|email|page|text|message|file)\b[^.\n]{0,40}?\b(?:must|should|ignore|do not"
+        r"|instead|include|tell|say|send)\b",
+        "note |message |attention |important |reminder |if you are |reading this"
+        "|processing this|summarizing this|summarising this",
+    ),
+    _rule(
+        "system_prompt_extraction",
+        0.85,
+        r"\b(?:tell me|what(?:'s| is| was)|reveal|give me|share|print|say|spell|output|leak)\b"
+        r"[^.\n?]{0,20}?\b(?:the|your|this) (?:secret )?(?:password|passphrase|passcode"
+        r"|secret (?:key|word|code)|access code)\b"
+        r"(?! (?:policy|policies|manager|reset|requirements?|strength|field|hash"
+        r"|for my|of my|to my))",
+        "password|passphrase|passcode|secret|access code",
     ),
     _rule(
         "jailbreak_persona",
