@@ -22,13 +22,28 @@ _PARTNER_JOIN = re.compile(r"(?:,[ \t]+|[ \t]+(?:and|&)[ \t]+)")
 _ABBREVIATED = frozenset({"inc", "ltd", "corp", "co", "bros", "assn"})
 _QUOTES = " \t>?*-|"  # what may lead a line of a quoted or bulleted signature
 _JOINS = frozenset({", ", " a", " &"})  # first two characters of a partnership join
+# (each literal is one scan of the text: role cues are kept to the common ones)
 _ORG_CUES = ("work", "employ", "joined", "acquired", "subsidiary", "customer of", "vendor",
-             "company", "firm", "became", "agency", "year at", "years at")  # fmt: skip
-# Phrases right before a name that make it an employer or a company.
+             "company", "firm", "became", "agency", "year at", "intern", "account with",
+             "team at", "engineer at", "founder")  # fmt: skip
+# Phrases right before a name that make it an employer or a company: "works for", "interned
+# at", "an account with", "the team at", a role + "at" / "of" ("engineer at", "CEO of").
 _ORG_BEFORE = re.compile(
     r"(?:work(?:s|ed|ing)? (?:for|at)|employed by|employer:?|joined|acquired by|"
-    r"subsidiary of|customer of|vendor|company|firm|became|later became|agency|years? at)\W{0,3}$"
+    r"subsidiary of|customer of|vendor|company|firm|became|later became|agency|years? at|"
+    r"intern(?:ed|ing)? (?:at|with)|account with|banking with|team at|"
+    r"(?:engineer|developer|manager|director|analyst|consultant|designer|scientist|"
+    r"researcher|founder|ceo|cto|cfo)s? (?:at|of))\W{0,3}$"
 )
+# Words that may lead a run without being part of the name ("The Agency", "Our Bank").
+_FUNCTION = frozenset(
+    ["the", "a", "an", "this", "that", "these", "those", "our", "my", "your", "his", "her",
+     "their", "its", "in", "at", "on", "for", "from", "with", "by", "to", "of", "and", "or",
+     "but", "if", "when", "while", "as", "after", "before", "since", "every", "each", "all",
+     "some", "any", "no", "yes", "dear", "hi", "hello", "thanks", "please", "new", "local"]
+)  # fmt: skip
+_SONS_JOIN = re.compile(r"[ \t]+(?:and|&)[ \t]+(?P<word>[A-Z][a-z]+)\b\.?")
+_SONS = frozenset({"Sons", "Brothers", "Bros", "Daughters", "Partners", "Associates", "Co"})
 
 
 # What a company does or has, right after its name: "Avalara announced", "the Paxata
@@ -36,11 +51,11 @@ _ORG_BEFORE = re.compile(
 # words occurs in the text.
 _AFTER_WORDS = ("invest", "announc", "acquir", "launch", "hired", "raised", "unveil",
                 "office", "headquarter", "ceo", "cfo", "employees", "shareholders",
-                "company", "firm", "startup", "manufacturer", "provider")  # fmt: skip
+                "company", "firm", "startup", "manufacturer", "provider", "website")  # fmt: skip
 _ORG_AFTER = re.compile(
     r"(?:['\u2019]s)?[ \t]+(?:"
     r"(?:has |had |have )?(?:invested|announced|acquired|launched|hired|raised|unveiled)\b"
-    r"|(?:office|offices|headquarters|CEO|CFO|CTO|ceo|employees|shareholders)\b"
+    r"|(?:office|offices|headquarters|CEO|CFO|CTO|ceo|employees|shareholders|website)\b"
     r"|(?:is|was) (?:an?|the) (?:[\w\-]+ ){0,7}?"
     r"(?:company|firm|bank|startup|corporation|manufacturer|provider|retailer|brand)\b)"
 )
@@ -72,6 +87,14 @@ def _affiliation(text: str, start: int) -> bool:
     before = text[max(0, start - 24) : start]
     words = before.rsplit(" ", 3)
     return len(words) >= 3 and words[-3][:1].isupper() and words[-3][-1:].isalpha()
+
+
+def _whole_line(text: str, run: tuple[int, int]) -> bool:
+    """The run fills its line, quote and bullet marks aside."""
+    lo, hi = run
+    if text[hi : hi + 1] not in ("\n", "\r", ""):
+        return False
+    return not text[text.rfind("\n", 0, lo) + 1 : lo].strip(_QUOTES)
 
 
 def _cue_before(cue_ends: list[int], start: int) -> bool:
@@ -123,9 +146,7 @@ class OrganizationRecognizer:
             acts = run[1] in after or self._under_name(text, run)
             if not cue and not acts and not self._candidate(text, run):
                 continue
-            words = run_words(index, run)
-            while words and words[0][2].lower() in self.not_org:
-                words = words[1:]
+            words = self._leading_words_off(text, run, run_words(index, run))
             found = self._decide(text, runs, n, words, cue, acts) if words else None
             if found is not None:
                 skip_to = found.end
@@ -152,6 +173,31 @@ class OrganizationRecognizer:
             found = self._acting(words)
         return found
 
+    def _leading_words_off(self, text: str, run: tuple[int, int], words: list[Word]) -> list[Word]:
+        """Drop common words that lead a run ("Yesterday Acme Corp"); on a line of its own
+        (a signature's company line) keep one that names a lone company word ("Knowledge
+        Agency"; not "The Agency", and not in Title Case prose: "Free Software")."""
+        k = 0
+        while k < len(words) and words[k][2].lower() in self.not_org:
+            k += 1
+        if (
+            0 < k == len(words) - 1
+            and not words[k - 1][2].isupper()
+            and words[k][2].lower() in self.suffixes
+            and words[k - 1][2].lower() not in _FUNCTION
+            and _whole_line(text, run)
+        ):
+            k -= 1
+        return words[k:]
+
+    def _personal(self, words: list[Word]) -> bool:
+        """Reads as a person's name: a first name, then nothing but surnames or words no
+        dictionary knows ("Thomas", "Anna Berg"; not "Wolfram Research")."""
+        lex = self.lex
+        return words[0][2] in lex.first_names and all(
+            w[2] in lex.last_names or w[2].lower() not in lex.english_words for w in words[1:]
+        )
+
     def _under_name(self, text: str, run: tuple[int, int]) -> bool:
         """A signature's company line: the run is alone on its line (quote marks aside),
         right under a line holding a person's name ("Dreux Joly\nPaxata\n…")."""
@@ -174,7 +220,7 @@ class OrganizationRecognizer:
         cut = next((k for k, w in enumerate(words) if k and w[2].isupper()), len(words))
         words = words[:cut]
         first = words[0][2]
-        if len(words) > 4 or first in lex.first_names or first.isupper():
+        if len(words) > 4 or self._personal(words) or first.isupper():
             return None
         name = " ".join(w[2] for w in words)
         if name in lex.places:
@@ -193,7 +239,10 @@ class OrganizationRecognizer:
         if _affiliation(text, run[0]):
             return True
         if chunk.isalpha():
-            return chunk in self.lex.last_names and text[run[1] : run[1] + 2] in _JOINS
+            if text[run[1] : run[1] + 2] not in _JOINS:
+                return False
+            sons = _SONS_JOIN.match(text, run[1])  # "Thomas and Sons"
+            return chunk in self.lex.last_names or (sons is not None and sons["word"] in _SONS)
         last = chunk.rsplit(" ", 1)[-1]
         return last.lower() in self.suffixes or ("-" in chunk and " " not in chunk)
 
@@ -234,6 +283,9 @@ class OrganizationRecognizer:
     ) -> Match | None:
         """Two or three surnames joined by ",", "and", "&" or a hyphen ("Weeks-Rivas")."""
         names = [words[-1]]
+        sons = _SONS_JOIN.match(text, words[-1][1])
+        if sons is not None and sons["word"] in _SONS:
+            return Match("ORGANIZATION", words[0][0], sons.end(), 0.8, "pii.org", "2")
         if len(words) == 1 and "-" in words[0][2]:
             parts = words[0][2].split("-")
             if len(parts) == 2 and all(p in self.lex.last_names for p in parts):
@@ -261,6 +313,6 @@ class OrganizationRecognizer:
         start = words[0][0]
         if _ORG_BEFORE.search(text[max(0, start - 24) : start].lower()) is None:
             return None
-        if len(words) > 4 or words[0][2] in self.lex.first_names:
+        if len(words) > 4 or self._personal(words):
             return None
         return Match("ORGANIZATION", start, words[-1][1], 0.75, "pii.org", "2")

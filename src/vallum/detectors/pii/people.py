@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from vallum.detectors.base import Match, TextIndex
 from vallum.detectors.pii.lexicons import Lexicons
+from vallum.detectors.pii.names_lower import LowerCaseNames
 from vallum.detectors.pii.words import NOT_NAMES, ORG_WORDS, STREET_WORDS, SUFFIXES, TITLES
 
 __all__ = ["PersonRecognizer", "Word", "run_words"]
@@ -22,8 +23,36 @@ _STRONG_BEFORE = frozenset(
      "called", "signed", "attn", "regards", "sincerely", "thanks", "hi", "hello", "hey", "ask",
      "tell", "told", "meet", "met", "with", "by", "contact", "assistant to", "patient",
      "customer", "client", "employee", "guardian", "son", "daughter", "wife", "husband",
-     "mother", "father", "brother", "sister", "friend"]
+     "mother", "father", "brother", "sister", "friend", "says", "starring", "cheers",
+     "thank you", "call me", "calls me", "according to", "interview with"]
 )  # fmt: skip
+# Cues after which even a word no lexicon knows is a name when it ends a phrase
+# ("Hi Manlio,", "Thanks, Oisín!", "call me Piusz"): greetings, sign-offs, naming.
+_GREETING_ENDS = ("hi", "hello", "hey", "dear", "thanks", "thank you", "cheers", "regards",
+                  "call me", "calls me", "name is", "named", "signed", "sincerely", "says",
+                  "said", "asked", "replied", "last name", "first name", "surname",
+                  "full name", "mr", "mrs", "ms", "dr", "miss")  # fmt: skip
+# Cues that make a lone known surname a person ("says Becker", "Dear Nielsen"); weaker
+# ones of ``_STRONG_BEFORE`` ("with", "by", "this is") also come before products.
+_SURNAME_CUES = frozenset(
+    ["said", "says", "asked", "told", "replied", "according to", "starring",
+     "directed by", "interview with", "dear", "hi", "hello", "thanks", "thank you", "regards",
+     "signed", "named", "called", "name is", "surname", "last name", "assistant to"]
+)  # fmt: skip
+_BEFORE_GREETED = frozenset(" \n,:\t")  # last character of a cue and what follows it
+_PHRASE_END = frozenset(",!:;\n.?")  # what may follow a lone name after a greeting
+# Buildings and works after a first name are no surname: "Christ Church", "Roman Wall".
+_LANDMARKS = frozenset(
+    ["church", "chapel", "cathedral", "abbey", "temple", "mosque", "synagogue", "palace",
+     "castle", "tower", "hall", "bridge", "wall", "gate", "field", "stadium", "arena"]
+)  # fmt: skip
+_LATER = 64  # look-behind for an earlier full name: the stream context the output filter keeps
+# A name particle after a run: "Schenkel-van Vlaanderen", "Berthelot de la Brunel".
+_PARTICLE_INITIALS = frozenset("vdlta" + "e")  # "van", "de", "la", "ter", "al", "el"
+_PARTICLE_TAIL = re.compile(
+    r"(?:-|[ \t])(?:van der|van den|van de|de la|de los|del|della|van|von|de|di|da|du|dos|"
+    r"le|la|ter|ten|al|el)(?:-|[ \t])[A-ZÀ-ÖØ-Þ\u0100-\u017f][^\W\d_]+"
+)
 _UNITS = frozenset({"apt", "suite", "unit", "flat", "studio"})  # may follow a name on one line
 # First words of place names ("North Peter", "Sainte Caroline"), as Faker's city prefixes.
 _PLACE_LEADS = frozenset(
@@ -33,11 +62,9 @@ _PLACE_LEADS = frozenset(
 _TRAILING = " \t\n,:;.!?\"'()-"  # what may stand between a cue and the name
 # Phrases that name the next word outright, known to the lexicons or not.
 _NAMING_CUES = ("name is", "named", "called", "surname", "maiden name", "i'm", "i am")
+
 _NAMING = re.compile(r"(?:name is|named|called|surname|maiden name|i'm|i am)\W{0,3}$")
-_LOWER_NAME = re.compile(
-    r"(?:my name is|name is|i'm|call me)[ \t]+"
-    r"(?P<name>[a-z][a-z'\-]+(?:[ \t]+[a-z]\.?(?![a-z]))?(?:[ \t]+[a-z][a-z'\-]+)?)"
-)
+
 
 Word = tuple[int, int, str]  # start, end, text
 
@@ -88,9 +115,11 @@ class PersonRecognizer:
         names = lexicons.first_names | lexicons.last_names
         # street types that are nobody's name ("Track", "Course"; not "Ford", "Chase")
         streets = {w.lower() for w in lexicons.street_suffixes if w not in names}
+        self.countries = _country_names()
         self.stop = (
-            lexicons.common_words | ORG_WORDS | STREET_WORDS | NOT_NAMES | _country_names()
+            lexicons.common_words | ORG_WORDS | STREET_WORDS | NOT_NAMES | self.countries
         ) | streets
+        self.lower = LowerCaseNames(lexicons, self.stop)
         self.place_words = (ORG_WORDS | STREET_WORDS | streets) - _UNITS
         self.street_before = {w.lower().rstrip(".") for w in lexicons.street_prefixes}
         self.places = lexicons.places
@@ -101,22 +130,25 @@ class PersonRecognizer:
             found = self._run(text, run_words(index, run))
             if found is not None:
                 yield found
-        if index.has_any(("name is", "i'm", "call me")):
-            yield from self._lowercase(text, index)
+        yield from self.lower.find(text, index)
 
     def _worth_a_look(self, index: TextIndex) -> list[tuple[int, int]]:
         """The runs that may be a name. Most runs are one word (sentence-initial, a
         place): such a word must be a known first name of 3+ letters that is not a
-        common word, or follow a naming cue ("name is Josefsen"). One comprehension
-        rather than a loop: this is the hot path of prose."""
-        text, stop, first = index.text, self.stop, self.lex.first_names
+        common word, follow a naming cue ("name is Josefsen"), or pass ``_lone``. One
+        comprehension rather than a loop: this is the hot path of prose."""
+        text, stop, first, lone = index.text, self.stop, self.lex.first_names, self._lone
         runs = index.cap_runs
         if not index.has_any(_NAMING_CUES):
             return [
                 (lo, hi)
                 for lo, hi in runs
                 if not (word := text[lo:hi]).isalpha()
-                or (word in first and len(word) > 2 and word.lower() not in stop)
+                or (
+                    len(word) > 2
+                    and word.lower() not in stop
+                    and (word in first or lone(text, lo, hi, word))
+                )
             ]
         naming = _cue_ends(index)
         return [
@@ -124,9 +156,40 @@ class PersonRecognizer:
             for lo, hi in runs
             if not (word := text[lo:hi]).isalpha()
             or (
-                len(word) > 2 and word.lower() not in stop and (word in first or _named(naming, lo))
+                len(word) > 2
+                and word.lower() not in stop
+                and (word in first or _named(naming, lo) or lone(text, lo, hi, word))
             )
         ]
+
+    def _lone(self, text: str, lo: int, hi: int, word: str) -> bool:
+        """A lone word that no first-name list knows: a known surname after a cue
+        ("says Becker") or a word no dictionary knows after a greeting ("Hi Manlio,"),
+        either one a repeat of a full name just before ("… Maciej Borkowski and starring
+        Borkowski")."""
+        if word in self.lex.last_names:
+            return _cued(text, lo, _SURNAME_CUES) or self._earlier(text, lo, word)
+        if not word[1:].islower():
+            return False
+        cued = _greeted(text, lo, hi) or (
+            text.find(word, max(0, lo - _LATER), lo) >= 0 and self._earlier(text, lo, word)
+        )
+        return cued and not self.lower.english(word.lower())  # the dictionary last: rarest
+
+    def _earlier(self, text: str, lo: int, word: str) -> bool:
+        """``word`` ended a "First Last" or "First I. Last" name in the ``_LATER``
+        characters before ``lo`` — no further: a stream window sees that much context."""
+        window = text[max(0, lo - _LATER) : lo]
+        k = window.rfind(word) if word in window else -1
+        while k > 1:
+            after = window[k + len(word) : k + len(word) + 1]
+            if window[k - 1] == " " and not after.isalpha():
+                before = window[: k - 1].rsplit(None, 1)
+                prev = before[-1].rstrip(".") if before else ""
+                if prev in self.lex.first_names and prev.lower() not in self.stop:
+                    return True
+            k = window.rfind(word, 0, k)
+        return False
 
     def _run(self, text: str, words: list[Word]) -> Match | None:
         stop = self.stop
@@ -155,6 +218,8 @@ class PersonRecognizer:
             j += 1
         if i == j:
             return None
+        if j - i == 1 and words[i][2] in self.lex.first_names:
+            j = self._surname_after(words, j)
         if j < len(words) and words[j][2].lower() in self.place_words:
             return None  # "Calvin Cove", "Shepherd Ltd": an address or an organisation
         if title is None and self._place(
@@ -162,13 +227,55 @@ class PersonRecognizer:
         ):
             return None
         start = words[title if title is not None else i][0]
-        end = words[j - 1][1]
-        if j < len(words) and words[j][2] in SUFFIXES:
-            end = words[j][1]
+        end = self._end(text, words, i, j)
         if _after_number(text, start):
             return None  # "0998 Calvin Cove …": a street
         score = self._score([w[2] for w in words[i:j]], title is not None, text, start)
         return Match("PERSON", start, end, score, "pii.person", "2") if score > 0 else None
+
+    def _end(self, text: str, words: list[Word], i: int, j: int) -> int:
+        """Where the name ``words[i:j]`` ends: after a suffix ("MD", "Jr") or a particle
+        and surname the run left out ("Stijn Schenkel-van Vlaanderen")."""
+        if j < len(words) and words[j][2] in SUFFIXES:
+            return words[j][1]
+        end = words[j - 1][1]
+        if j == len(words) and text[end + 1 : end + 2] in _PARTICLE_INITIALS:
+            tail = _PARTICLE_TAIL.match(text, end)
+            if tail is not None and self._particled(words[i:j]):
+                return tail.end()
+        return end
+
+    def _particled(self, names: list[Word]) -> bool:
+        """A name a particle may continue: it starts with a first name that is no word."""
+        first = names[0][2]
+        return first in self.lex.first_names and first.lower() not in self.lex.english_words
+
+    def _surname_after(self, words: list[Word], j: int) -> int:
+        """After a known first name: a surname that is also a word ("Ivan King", "Zoe
+        Young"), or an initial without its full stop and a surname ("Martim A Pereira")."""
+        if j >= len(words):
+            return j
+        nxt = words[j][2]
+        if len(nxt) == 1 and nxt.isupper() and j + 1 < len(words):
+            return j + 2 if self._surname(words[j + 1][2]) else j
+        if not self._surname(nxt) or (len(nxt) < 4 and nxt.lower() in self.lex.common_words):
+            return j
+        # a surname that is also a word ("King") only after a first name that is not one:
+        # "Ivan King", but "Chase Field", "Love Story"
+        english = self.lex.english_words
+        if nxt.lower() in english and words[j - 1][2].lower() in english:
+            return j
+        return j + 1
+
+    def _surname(self, word: str) -> bool:
+        lowered = word.lower()
+        return (
+            word in self.lex.last_names
+            and not word.isupper()
+            and lowered not in self.place_words
+            and lowered not in _LANDMARKS
+            and lowered not in self.countries
+        )
 
     @staticmethod
     def _place_lead(words: list[Word]) -> bool:
@@ -234,22 +341,15 @@ class PersonRecognizer:
         if known_first:
             return 0.75 if context else 0.55
         if first in lex.last_names:
-            return 0.6 if context else 0.0
+            cued = _cued(text, start, _SURNAME_CUES) or self._earlier(text, start, first)
+            return 0.6 if cued else 0.0
         naming = _NAMING.search(text[max(0, start - 24) : start].lower()) is not None
-        return 0.6 if naming else 0.0  # "her maiden name is Josefsen": named outright
-
-    def _lowercase(self, text: str, index: TextIndex) -> Iterator[Match]:
-        """ "my name is lena andersson": names typed without capitals, after a strong cue."""
-        lower = index.lower
-        if len(lower) != len(text):
-            return
-        for found in _LOWER_NAME.finditer(lower):
-            start, end = found.span("name")
-            if text[start:end] != lower[start:end]:
-                continue  # written with capitals: the run scan has it
-            parts = found.group("name").split()
-            if parts[0].capitalize() in self.lex.first_names and parts[0] not in self.stop:
-                yield Match("PERSON", start, end, 0.7, "pii.person", "2")
+        if naming:
+            return 0.6  # "her maiden name is Josefsen": named outright
+        if self.lower.english(first.lower()):
+            return 0.0
+        end = start + len(first)
+        return 0.6 if _greeted(text, start, end) or self._earlier(text, start, first) else 0.0
 
 
 def _known_parts(lex: Lexicons, name: str) -> bool:
@@ -257,11 +357,22 @@ def _known_parts(lex: Lexicons, name: str) -> bool:
     return "-" in name and any(p in lex.last_names for p in name.split("-"))
 
 
-def _cued(text: str, start: int) -> bool:
-    """One of ``_STRONG_BEFORE``'s phrases (1-3 words) ends right before ``start``:
-    a set lookup of the last one, two and three words, no regex."""
+def _cued(text: str, start: int, cues: frozenset[str] = _STRONG_BEFORE) -> bool:
+    """One of the ``cues`` (1-3 words, ``_STRONG_BEFORE`` by default) ends right before
+    ``start``: a set lookup of the last one, two and three words, no regex."""
     words = text[max(0, start - 24) : start].lower().rstrip(_TRAILING).split()[-3:]
-    return any(" ".join(words[-n:]) in _STRONG_BEFORE for n in (1, 2, 3) if len(words) >= n)
+    return any(" ".join(words[-n:]) in cues for n in (1, 2, 3) if len(words) >= n)
+
+
+def _greeted(text: str, start: int, end: int) -> bool:
+    """A greeting, sign-off or naming cue right before, and the end of a phrase right
+    after ("Hi Manlio,", "Regards,\nOisín", "people call me Piusz")."""
+    if end < len(text) and text[end] not in _PHRASE_END:
+        return False
+    if text[start - 1 : start] not in _BEFORE_GREETED:
+        return False  # "…, Alishabury," "the Paxata." : no cue can end right before
+    words = text[max(0, start - 16) : start].lower().rstrip(_TRAILING).split()[-2:]
+    return bool(words) and (words[-1] in _GREETING_ENDS or " ".join(words) in _GREETING_ENDS)
 
 
 def _cue_ends(index: TextIndex) -> list[int]:

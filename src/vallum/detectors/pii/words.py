@@ -93,6 +93,30 @@ ORG_WORDS = frozenset(
         "studios",
         "records",
         "press",
+        "airlines",
+        "airways",
+        "motors",
+        "clinic",
+        "laboratories",
+        "movers",
+        "brothers",
+        "sons",
+        "bancorp",
+        "telecom",
+        "communications",
+        "electronics",
+        "analytics",
+        "robotics",
+        "therapeutics",
+        "biosciences",
+        "semiconductor",
+        "semiconductors",
+        "authority",
+        "commission",
+        "committee",
+        "bureau",
+        "cooperative",
+        "research",
     ]
 )
 STREET_WORDS = frozenset(
@@ -228,5 +252,7 @@ NOT_NAMES = frozenset(
         "june",
         "april",
         "august",
+        "bot",  # chat transcripts: "Bot: What's the name on the account?"
+        "chatbot",
     ]
 )
