@@ -14,8 +14,10 @@ measure recall on requests no training source wrote.
 
 ``--validate`` holds out one harmful file at a time together with half of the benign
 files, and reports recall on it, on the PyRIT objectives, the FPR on the held-out benign
-files and on the held-out look-alikes; the threshold comes from the out-of-fold benign
-scores. Deterministic for a given seed.
+files and on the held-out look-alikes; the thresholds come from the out-of-fold benign
+scores: ``bare`` for texts with no harm evidence (no harm-category word, no harm verb on a
+person or oneself, no evasion) at ``BARE_FPR`` of all benign texts, ``chat`` for the others
+so that both together stay within ``FPR``. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ OUT = ROOT / "src/vallum/detectors/content/model/content.npz"
 LOOKALIKES = Path(__file__).resolve().parent / "data/content_lookalikes_train.txt"
 HELD_LOOKALIKES = ROOT / "tests/data/content/safe_lookalikes.jsonl"
 C = 2.0
-FPR = 0.02  # out-of-fold benign chat; look-alike FPR is measured apart
+FPR = 0.0035  # out-of-fold benign chat, both gates together; look-alikes are measured apart
+BARE_FPR = 0.0002  # of all benign texts, spent on texts with no harm evidence
+BARE_MIN = 0.8  # ... and never below this: "how to lose weight?" is no harm evidence
 MIN_COUNT = 2  # keys seen in fewer training texts are not features
 MIN_WEIGHT = 0.02  # smaller weights are not shipped
-VERSION = "content-words-4"
+VERSION = "content-words-5"
 HARMFUL = ("harmful_advbench.jsonl", "harmful_harmbench.jsonl")
 PYRIT_HARMFUL = ("harm:", "objective:")  # categories whose objectives are harmful requests
 WEIGHTS = {"lookalikes": 5.0, "synthetic_harmful": 0.5, "synthetic_benign": 1.0}
@@ -143,42 +147,81 @@ def scorer(model: WordModel) -> ContentDetector:
     return ContentDetector(ContentConfig(threshold=0.5), model)
 
 
-def _scores(detector: ContentDetector, texts: list[str]) -> np.ndarray:
-    return np.asarray([detector.detect(text).score for text in texts])
+class Scores:
+    """Scores and harm-evidence flags of texts under one model."""
+
+    def __init__(self, score: np.ndarray, evidence: np.ndarray) -> None:
+        self.score, self.evidence = score, evidence
+
+    @classmethod
+    def of(cls, detector: ContentDetector, texts: list[str]) -> Scores:
+        results = [detector.detect(text) for text in texts]
+        return cls(
+            np.asarray([r.score for r in results]),
+            np.asarray([r.evidence for r in results], dtype=bool),
+        )
+
+    def __getitem__(self, mask: np.ndarray) -> Scores:
+        return Scores(self.score[mask], self.evidence[mask])
+
+    def flags(self, cuts: tuple[float, float]) -> np.ndarray:
+        return self.score >= np.where(self.evidence, cuts[0], cuts[1])
 
 
-def validate(corpus: Corpus, featurize: Featurizer, seed: int) -> float:
+def gate_thresholds(benign: Scores, fpr: float, bare_fpr: float) -> tuple[float, float]:
+    """(chat, bare): ``bare`` spends ``bare_fpr`` of all benign texts on those without
+    evidence, ``chat`` the rest of the ``fpr`` budget on those with evidence."""
+    size = len(benign.score)
+    bare = benign.score[~benign.evidence]
+    bare_cut = threshold_for(bare, bare_fpr * size / max(1, len(bare)))
+    left = max(0.0, fpr * size - float(np.sum(bare >= bare_cut)))
+    cut = threshold_for(benign.score[benign.evidence], left / max(1, int(benign.evidence.sum())))
+    return cut, max(cut, bare_cut, BARE_MIN)
+
+
+def validate(corpus: Corpus, featurize: Featurizer, seed: int) -> tuple[float, float]:
     fixed = {"lookalikes", "synthetic_harmful", "synthetic_benign"}
     benign_files = sorted({s.group for s in corpus.samples if s.label == 0} - fixed)
-    oof: list[tuple[Sample, float]] = []
-    look_scores, pyrit_scores = [], []
+    held_out: list[Sample] = []
+    parts, looks, pyrit = [], [], []
     for number, harmful in enumerate(HARMFUL):
         held = {harmful} | set(benign_files[number :: len(HARMFUL)])
         detector = scorer(
             train([s for s in corpus.samples if s.group not in held], featurize, seed)
         )
-        oof.extend((s, detector.detect(s.text).score) for s in corpus.samples if s.group in held)
-        look_scores.append(_scores(detector, held_lookalikes()))
-        pyrit_scores.append(_scores(detector, pyrit_objectives()))
-    benign = np.asarray([score for s, score in oof if s.label == 0])
-    threshold = threshold_for(benign, FPR)
-    print(f"== leave-one-source-out: threshold {threshold:.4f} (≤ {FPR:.0%} FPR out of fold)")
+        held_out.extend(s for s in corpus.samples if s.group in held)
+        parts.append(Scores.of(detector, [s.text for s in corpus.samples if s.group in held]))
+        looks.append(Scores.of(detector, held_lookalikes()))
+        pyrit.append(Scores.of(detector, pyrit_objectives()))
+    oof = Scores(
+        np.concatenate([part.score for part in parts]),
+        np.concatenate([part.evidence for part in parts]),
+    )
+    labels = np.asarray([s.label for s in held_out])
+    groups = np.asarray([s.group for s in held_out])
+    benign, harmful = oof[labels == 0], oof[labels == 1]
+    cuts = gate_thresholds(benign, FPR, BARE_FPR)
+    print(
+        f"== leave-one-source-out: thresholds chat {cuts[0]:.4f}, bare {cuts[1]:.4f} "
+        f"(≤ {FPR:.2%} FPR out of fold, {BARE_FPR:.2%} of it without harm evidence)"
+    )
     for name in HARMFUL:
-        hits = [score >= threshold for s, score in oof if s.group == name]
+        hits = oof[groups == name].flags(cuts)
         print(f"  {name}: recall {np.mean(hits):.4f} (n={len(hits)})")
-    print(f"  pooled recall {np.mean([sc >= threshold for s, sc in oof if s.label]):.4f}")
-    print(f"  benign FPR {np.mean(benign >= threshold):.4f} (n={len(benign)})")
-    looks = np.max(look_scores, axis=0)  # the worse of the two fold models
-    pyrit = np.min(pyrit_scores, axis=0)  # ... and for recall, the weaker one
-    harmful_scores = np.asarray([sc for s, sc in oof if s.label])
-    for fpr in (0.005, 0.01, 0.02, 0.03, 0.05):
-        cut = threshold_for(benign, fpr)
+    print(f"  pooled recall {np.mean(harmful.flags(cuts)):.4f}")
+    print(f"  benign FPR {np.mean(benign.flags(cuts)):.4f} (n={len(benign.score)})")
+    for point_fpr in ((0.0025, 0.0002), (0.0035, 0.0002), (0.005, 0.0005), (0.01, 0.001)):
+        point = gate_thresholds(benign, *point_fpr)
+        # look-alikes: the worse of the two fold models; PyRIT recall: the weaker one
+        look_fpr = np.mean(np.any([part.flags(point) for part in looks], axis=0))
+        pyrit_recall = np.mean(np.all([part.flags(point) for part in pyrit], axis=0))
         print(
-            f"  at {fpr:.1%} benign FPR: threshold {cut:.3f} recall "
-            f"{np.mean(harmful_scores >= cut):.4f} look-alike FPR {np.mean(looks >= cut):.3f} "
-            f"pyrit-objective recall {np.mean(pyrit >= cut):.3f} (n={len(pyrit)})"
+            f"  at {point_fpr[0]:.1%} benign FPR ({point_fpr[1]:.2%} bare): thresholds "
+            f"{point[0]:.3f} / {point[1]:.3f} recall {np.mean(harmful.flags(point)):.4f} "
+            f"look-alike FPR {look_fpr:.3f} pyrit-objective recall {pyrit_recall:.3f} "
+            f"(n={len(pyrit[0].score)})"
         )
-    return threshold
+    return cuts
 
 
 def main() -> None:
@@ -190,21 +233,23 @@ def main() -> None:
     started = time.monotonic()
     corpus = build(args.seed)
     featurize = Featurizer()
-    held_out = validate(corpus, featurize, args.seed) if args.validate else 0.0
+    held_out = validate(corpus, featurize, args.seed) if args.validate else (0.0, 0.0)
     model = train(corpus.samples, featurize, args.seed)
     detector = scorer(model)
     real = [s for s in corpus.samples if not s.group.startswith("synthetic")]
-    benign = _scores(detector, [s.text for s in real if s.label == 0])
-    threshold = max(held_out, threshold_for(benign, FPR))
-    harmful = _scores(detector, [s.text for s in real if s.label == 1])
-    looks = _scores(detector, held_lookalikes())
+    benign = Scores.of(detector, [s.text for s in real if s.label == 0])
+    in_sample = gate_thresholds(benign, FPR, BARE_FPR)
+    cuts = (max(held_out[0], in_sample[0]), max(held_out[1], in_sample[1]))
+    harmful = Scores.of(detector, [s.text for s in real if s.label == 1])
+    looks = Scores.of(detector, held_lookalikes())
     print(
-        f"== final model, threshold {threshold:.4f}: "
-        f"in-sample recall {np.mean(harmful >= threshold):.4f} "
-        f"benign FPR {np.mean(benign >= threshold):.4f}; held-out look-alikes FPR "
-        f"{np.mean(looks >= threshold):.4f} (n={len(looks)}); {len(model.weights)} keys"
+        f"== final model, thresholds chat {cuts[0]:.4f} bare {cuts[1]:.4f}: "
+        f"in-sample recall {np.mean(harmful.flags(cuts)):.4f} "
+        f"benign FPR {np.mean(benign.flags(cuts)):.4f}; held-out look-alikes FPR "
+        f"{np.mean(looks.flags(cuts)):.4f} (n={len(looks.score)}); {len(model.weights)} keys"
     )
-    final = WordModel(model.weights, model.dense, model.bias, {"chat": threshold}, VERSION)
+    thresholds = {"chat": cuts[0], "bare": cuts[1]}
+    final = WordModel(model.weights, model.dense, model.bias, thresholds, VERSION)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("wb") as handle:
         final.save(handle)

@@ -33,8 +33,16 @@ class ContentConfig(BaseModel):
         None,
         ge=0.0,
         le=1.0,
-        description="Score at or above which a request is harmful "
+        description="Score at or above which a request with harm evidence is harmful "
         "(default: the threshold shipped with the model).",
+    )
+    bare_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Score needed when the text holds no harm evidence: no word of a harm "
+        "category, no harm verb on a person or oneself, no evasion "
+        "(default: the shipped one; never below threshold).",
     )
     categories: list[str] = Field(
         default_factory=lambda: [*sorted(CATEGORIES), "other"],
@@ -55,6 +63,7 @@ class ContentResult:
     flagged: bool
     score: float
     category: str | None
+    evidence: bool = True  # a harm-category word, harm verb on a person or oneself, or evasion
 
 
 class ContentDetector:
@@ -67,7 +76,10 @@ class ContentDetector:
         self.model = model or WordModel.load(_MODEL_PACKAGE, _MODEL_FILE)
         self.lexicon = Lexicon()
         self.version = self.model.version
-        self._threshold = self.config.threshold or self.model.thresholds.get("chat", 0.5)
+        shipped = self.model.thresholds
+        self._threshold = self.config.threshold or shipped.get("chat", 0.5)
+        bare = self.config.bare_threshold or shipped.get("bare", self._threshold)
+        self._bare = max(self._threshold, bare)
         self._allow = tuple(term.lower() for term in self.config.allow_terms)
         self._deny = tuple(term.lower() for term in self.config.deny_terms)
 
@@ -81,11 +93,14 @@ class ContentDetector:
         if self._deny and any(map(lowered.__contains__, self._deny)):
             return ContentResult(True, 1.0, category)
         score = self.model.score(stems, dense)
-        flagged = score >= self._threshold and category in self.config.categories
+        # a how-to with no harm word at all ("how to lose weight?") needs far more model evidence
+        evidence = category != "other" or "evasion_intent" in dense
+        needed = self._threshold if evidence else self._bare
+        flagged = score >= needed and category in self.config.categories
         if "minor_sexual" in dense and score >= self._threshold / 2:
             # stricter: half the model's evidence is enough ("sex education for teens" is not)
             flagged, score = "sexual_minors" in self.config.categories, max(score, self._threshold)
-        return ContentResult(flagged, score, category)
+        return ContentResult(flagged, score, category, evidence)
 
 
 def lexicon_hits(lowered: str, lexicon: Lexicon | None = None) -> list[str]:

@@ -32,26 +32,32 @@ CATEGORIES: dict[str, str] = {
     "sexual_minors": "child pornography|child porn|csam|lolicon|sexualize minors|grooming minors",
     "weapons": "bomb|pipe bomb|dirty bomb|explosive|explosives|grenade|detonator|ied|tatp"
     "|thermite|napalm|molotov|gun|guns|firearm|rifle|pistol|handgun|ghost gun|ammunition"
-    "|ammo|silencer|suppressor|auto sear|full auto|machine gun|weapon|weapons|nerve agent"
+    "|ammo|gun silencer|rifle silencer|pistol silencer|suppressor"
+    "|auto sear|full auto|machine gun|weapon|weapons|nerve agent"
     "|sarin|vx|tabun|mustard gas|chlorine gas|phosgene|ricin|anthrax|botulinum|toxin|bioweapon"
     "|chemical weapon|biological weapon|nuclear weapon|warfare agent|uranium|plutonium"
     "|pathogen|smallpox|ebola|dimethylmercury|nitroglycerin|poison gas|poison|lewisite|soman"
     "|cyanide|arsenic|thallium|tetrodotoxin|strychnine|parathion|abrin|nerve gas|toxic gas"
-    "|chemical agent|biological agent|bioterror|weaponize|weaponized",
+    "|chemical agent|biological agent|bioterror|weaponize|weaponized|bleach and ammonia"
+    "|biohazard|bsl 4|dangerous dna|gene synthesis|more deadly|more transmissible"
+    "|resistant to antibiotics|antibiotic resistant",
     "self_harm": "suicide|suicidal|self harm|self-harm|kill myself|end my life|take my life"
     "|hang myself|cut myself|hurt myself|starve myself|anorexia|bulimia|pro ana|thinspiration"
-    "|overdose|purging",
+    "|overdose|purging|eating disorder|eating disorders|huff|huffing|dangerous dieting",
     "violent_extremism": "terrorist|terrorism|terror attack|jihad|jihadist|isis|al qaeda"
     "|extremist|extremism|radicalize|radicalise|radicalization|mass shooting|school shooting"
     "|massacre|genocide|ethnic cleansing|white supremacist|white supremacy|neo nazi|nazi"
-    "|manifesto|martyrdom|recruit",
+    "|manifesto|martyrdom|recruit|glorify|glorifies|incite violence|incites violence"
+    "|inciting violence",
     "cyber_attack": "malware|ransomware|virus|trojan|worm|keylogger|rootkit|botnet|ddos"
     "|exploit|backdoor|spyware|stalkerware|phishing|payload|reverse shell|zero day|sql injection"
     "|xss|brute force|password cracker|hack|hacking|hacker|crack password|credentials"
     "|antivirus|firewall|bypass authentication|cyberattack|cyber attack|data breach|spoof"
     "|sniff|intercept|wifi password|vulnerability|vulnerabilities|syn flood|dns amplification"
     "|rainbow table|privilege escalation|remote code execution|deface|credential stuffing"
-    "|zero-day|cve|command and control",
+    "|zero-day|cve|command and control|hijack|exfiltrate|spam|malicious"
+    "|unauthorized access|bypass security|circumvent|drm|denial of service|cyberstalk"
+    "|eternalblue|bypass security measures",
     "illegal_drugs": "meth|methamphetamine|crystal meth|cocaine|crack cocaine|heroin"
     "|fentanyl|carfentanil|lsd|mdma|ecstasy|ghb|ketamine|pcp|dmt|opium|amphetamine|mescaline"
     "|psilocybin|narcotic|narcotics|drug|drugs|date rape drug|roofie|controlled substance"
@@ -59,23 +65,33 @@ CATEGORIES: dict[str, str] = {
     "violence": "murder|assassinate|assassination|torture|kidnap|kidnapping|strangle|maim"
     "|hit and run|look like an accident|seem like an accident|dead body|dispose of a body"
     "|graphic detail|gory|dismember|dismembered|flay|flayed|behead|decapitate|hostage"
-    "|tamper with|mutilate|bloodbath",
+    "|tamper with|mutilate|bloodbath|violence|violent|arson|hitman|hit man|rob a|robbing"
+    "|robbery|vandalize|vandalism|sabotage|swatting|trespass|animal cruelty|physical harm"
+    "|cause harm|violent crime|commit a crime|set fire",
     "fraud": "fraud|scam|counterfeit|fake id|forge|forged|forgery|launder|money laundering"
     "|identity theft|ponzi|pyramid scheme|embezzle|insider trading|tax evasion|shoplift"
     "|bribe|extort|extortion|blackmail|fake reviews|stolen|credit card numbers|steal"
-    "|skimmer|smuggle|smuggling|cheat|pirate|piracy|plagiarize",
+    "|skimmer|smuggle|smuggling|cheat|pirate|piracy|plagiarize|theft|thief|trafficking"
+    "|traffick|brothel|human organs|pick a lock|breathalyzer|chop shop"
+    "|manipulate stock|manipulate financial|market manipulation|copyrighted material"
+    "|endangered species|ivory"
+    "|fake accounts|false accusations",
     "hate_harassment": "racist|racism|slur|slurs|hate speech|harass|harassment|bully"
     "|bullying|cyberbully|humiliate|demean|dehumanize|inferior|threatening|threaten|dox|doxx"
-    "|stalk|sexist|homophobic|antisemitic|xenophobic|defame|defamatory|insult|mock"
-    "|hate mail|inciting hatred|hatred toward|subhuman|racial superiority",
+    "|stalk|sexist|homophobic|antisemitic|xenophobic|defame|defamatory|insult"
+    "|hate mail|inciting hatred|hatred toward|subhuman|racial superiority|discrimination"
+    "|less intelligent|death threat|coerce|burden on|against women|particular group"
+    "|specific group|minority groups",
     "misinformation": "fake news|misinformation|disinformation|propaganda|conspiracy|hoax"
     "|false claims|false information|fabricated|fake article|rumor|rumour|election fraud"
-    "|persuasive article|persuasive post|deepfake|never happened|fake quote",
+    "|persuasive article|persuasive post|deepfake|never happened|fake quote|mislead"
+    "|misleads|misleading|scientific evidence|fake protest|cause autism|posing as",
     "sexual_content": "pornographic|porn|explicit sex|sexually explicit|erotic story"
     "|non consensual|nonconsensual|non-consensual|sextortion|revenge porn|nudes",
     "privacy": "social security number|medical records|home address|private information"
     "|personal data|without authorization|without their consent|without permission"
-    "|location without|phone records|doxxing|surveillance",
+    "|location without|phone records|doxxing|surveillance|without their knowledge"
+    "|user activity|confidential data|harvest sensitive|floor plan",
 }
 SIGNALS: dict[str, str] = {
     "evasion_intent": "without getting caught|without being caught|without detection"
@@ -92,7 +108,8 @@ _ROLES: dict[str, str] = {
     "acquire": "buy|obtain|acquire|get|purchase|order|source|smuggle|sell|distribute"
     "|traffic|deal|steal|hide|conceal|carry|sneak",
     "use": "use|deploy|plant|detonate|launch|spread|release|deliver|inject|install|infect"
-    "|trigger|target|attack|lace|spike|slip|hack into|break into|gain access",
+    "|trigger|target|attack|lace|spike|slip|hack into|break into|gain access|commit"
+    "|cause|encourage|promote|incite|persuade|convince",
     "harm": "kill|murder|hurt|harm|injure|poison|stab|shoot|strangle|torture|kidnap|abduct"
     "|assault|attack|beat up|maim|assassinate|rape|abuse|drown|suffocate|choke|burn|slaughter"
     "|threaten|blackmail|stalk|harass|humiliate|manipulate|groom|seduce|drug|spy on|track",
@@ -106,6 +123,7 @@ _ROLES: dict[str, str] = {
     "|boy|girl|toddler|infant|student|schoolgirl|schoolboy|year old|years old|13|14|12",
     "sexual": "sex|sexual|sexually|nude|nudes|naked|porn|pornographic|explicit|erotic"
     "|intimate|seduce|molest|fondle",
+    "option": "b|c|d",  # answer letters: three or more make a multiple-choice question
     "instruct": "how|step|steps|instructions|instruction|guide|tutorial|explain|detailed"
     "|teach|show|ways|methods|plan|strategy|tips|list|provide|give|best way|easiest way",
 }
@@ -114,7 +132,8 @@ _SAFE: dict[str, str] = {
     "|function|variable|git|terminal|command|database|api|node|container|pod|tmux|session"
     "|port|cpu|dataframe|pandas|loop|compile|debug|unit test|repository|branch|commit|query"
     "|powershell|windows|macos|ubuntu|browser|cache|program|job|task|daemon|zombie process"
-    "|child process|child processes|sql|excel|spreadsheet|regex|json|html|css|react|app",
+    "|child process|child processes|mock|jest|pytest|sql|excel|spreadsheet|regex|json|html"
+    "|css|react|app",
     "gaming": "game|games|video game|minecraft|fortnite|call of duty|gta|skyrim|zelda"
     "|pokemon|level|boss|npc|chess|board game|dungeons|dnd|league|quest|multiplayer|player"
     "|players|match|ps5|xbox|nintendo|rpg|character build|speedrun",
@@ -134,6 +153,19 @@ _SAFE: dict[str, str] = {
     "|recover|avoid being|stay safe|dangers of|risks of|what is|what are|why do|why did"
     "|meaning of|definition|define|permission|authorized|my own|detect|what should i do"
     "|how does|how do they|work|works|explain why|talk to|a friend who|worried about|trust",
+    "defensive": "mitigation|mitigate|mitigations|cheat sheet|owasp|best practices|code review"
+    "|checklist|threat model|threat modeling|penetration test|penetration testing|hardening"
+    "|vulnerability disclosure|countermeasure|countermeasures|defensive|security guidance",
+    "victim": "was stolen|been stolen|got stolen|someone stole|stole my|was hacked"
+    "|been hacked|got hacked|hacked my|scammed|report fraud|report it|dispute|lost my"
+    "|fraudulent charge|unauthorized charge|freeze my|replacement card|block my card"
+    "|reset my password|recover my account|i think someone|not me|wasn t me",
+    "exam": "which of the following|true or false|multiple choice|is known as|is called"
+    "|which is not|which statement|quiz|exam|question|answer|textbook|lecture|course",
+    "everyday": "lose weight|recipe|workout|essay|homework|resume|travel|trip|vacation"
+    "|budget|savings|retirement|mortgage|garden|plumbing|faucet|furniture|skyscraper|house"
+    "|apartment|volume|speaker|speakers|music|playlist|weather|alarm|reminder|calendar"
+    "|thanks|thank you|great|sounds good|that s good",
     "figurative": "time|steam|show|photo|photos|picture|weeds|weed|mosquito|mosquitoes|bug"
     "|bugs|pests|mice|rat|rats|cockroach|cockroaches|fly|flies|lights|mood|vibe|deadline"
     "|basketball|free throw|penalty|goal|traffic|hunger|thirst|pain|fire|light|engine",
@@ -272,6 +304,8 @@ class Lexicon:
         minors = found.get("minor", ())
         if minors and _near(minors, found.get("sexual", ()), _MINOR_WINDOW):
             out["minor_sexual"] = 1.0
+        if len(found.get("option", ())) >= 3:
+            found = {**found, "safe:exam": [0]}
         for tag in ("evasion_intent", "instruct", "person"):
             if tag in found:
                 out[tag] = 1.0
