@@ -16,10 +16,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from injection_synth_public import PUBLIC_LIKE, public_attacks, public_benign
+
 __all__ = ["LIKE", "synth_attacks", "synth_benign"]
 
 # a synthetic family written in the style of a development file is held out with it
-LIKE = {"multilingual_override": "attacks_cyberseceval.jsonl"}
+LIKE = {"multilingual_override": "attacks_cyberseceval.jsonl", **PUBLIC_LIKE}
 
 _OVERRIDE = [
     "ignore",
@@ -488,6 +490,8 @@ def synth_attacks(rng: random.Random) -> list[tuple[str, str]]:
             if sum(1 for f in out.values() if f == family) >= count:
                 break
             out.setdefault(make(rng), family)
+    for text, family in public_attacks(rng):
+        out.setdefault(text, family)
     return list(out.items())
 
 
@@ -551,4 +555,6 @@ def synth_benign(rng: random.Random, count: int = 600) -> list[str]:
             break
         template = rng.choice(_NEAR_MISS)
         out.setdefault(template.format(**{k: rng.choice(v) for k, v in _FILL.items()}), None)
+    for text in public_benign(rng):
+        out.setdefault(text, None)
     return list(out)

@@ -9,15 +9,16 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from vallum.detectors.base import Match
-from vallum.detectors.injection.ngram import NgramModel
-from vallum.detectors.injection.rules import RuleHit, match_rules
+from vallum.detectors.injection.ngram import NgramModel, hash_joined, prepare_lowered
+from vallum.detectors.injection.rules import RuleHit
+from vallum.detectors.injection.triggers import ORDERS, TriggerIndex, match_lowered
 from vallum.detectors.normalize import Evasion, Normalized, Normalizer
 
 __all__ = ["InjectionConfig", "InjectionDetector", "InjectionResult", "Trust", "eval_detect"]
 
 _MODEL_PACKAGE = "vallum.detectors.injection.model"
 _MODEL_FILE = "injection.npz"
-_RULES_VERSION = "rules-3"
+_RULES_VERSION = "rules-4"
 # Hiding words is itself suspicious: these evasions add to the score (encodings do not:
 # base64 and hex are everywhere in ordinary documents; what they decode to is scanned).
 _EVASION_WEIGHT = {"tag_characters": 0.6, "homoglyph": 0.3, "bidi_control": 0.2, "zero_width": 0.2}
@@ -80,6 +81,8 @@ class InjectionDetector:
         self.normalizer = normalizer or Normalizer()
         self.model = NgramModel.load(_MODEL_PACKAGE, _MODEL_FILE) if self.config.model else None
         version = self.model.version if self.model is not None else "no-model"
+        bits = self.model.bits if self.model is not None else 19
+        self.triggers = TriggerIndex(bits)
         self.version = f"{_RULES_VERSION}+{version}"
 
     def threshold(self, trust: Trust) -> float:
@@ -104,9 +107,17 @@ class InjectionDetector:
         """
         if trust is Trust.TRUSTED:
             return _CLEAN
-        scan = normalized.scan_text
-        hits: list[RuleHit] = match_rules(scan) if self.config.rules else []
-        model_score = self.model.max_score(scan) if self.model is not None else 0.0
+        lowered = normalized.scan_text.lower()
+        data = prepare_lowered(lowered)
+        hashed = None
+        hits: list[RuleHit] = []
+        if self.config.rules:
+            hashed = hash_joined(data, ORDERS, self.triggers.bits)
+            hits = match_lowered(lowered, *self.triggers.candidates(lowered, hashed[0]))
+        model_score = 0.0
+        if self.model is not None:  # the model reuses the index's n-gram hashes if it can
+            same = self.model.orders == ORDERS and self.model.bits == self.triggers.bits
+            model_score = self.model.max_score_prepared(data, hashed if same else None)
         evasion = min(1.0, sum(_EVASION_WEIGHT.get(e.kind, 0.0) for e in normalized.evasions))
         boosted = model_score + evasion * (1.0 - model_score)
         rule_score = max((hit.score for hit in hits), default=0.0)

@@ -10,6 +10,7 @@ overlapping windows cost no more than one pass.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,31 +22,46 @@ import numpy.typing as npt
 from vallum.detectors.injection.words import WordGrams, hash_words
 from vallum.errors import ConfigError
 
-__all__ = ["WHOLE_WINDOWS", "NgramModel", "hash_grams", "hash_orders", "prepare"]
+__all__ = [
+    "WHOLE_WINDOWS",
+    "Hashed",
+    "NgramModel",
+    "hash_grams",
+    "hash_joined",
+    "hash_orders",
+    "prepare",
+    "prepare_lowered",
+]
 
 _DIGITS = re.compile(r"\d")
-_SPACES = re.compile(r"\s+")
+_FEW_WINDOWS = 8
 WHOLE_WINDOWS = 4  # texts up to this many windows long are also scored whole
 _ASCII_DIGITS = str.maketrans("123456789", "000000000")
 _PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SEED = np.uint64(0xCBF29CE484222325)
+_SEED_PRIME = np.uint64((0xCBF29CE484222325 * 0x100000001B3) % 2**64)
 
 FloatArray = npt.NDArray[np.float32]
+Hashed = tuple[npt.NDArray[np.int64], list[int]]  # what ``hash_joined`` returns
 
 
 def prepare(text: str) -> npt.NDArray[np.uint8]:
     """The byte sequence the model reads: lower-case, digits as 0, whitespace collapsed."""
-    text = text.lower()
-    if text.isascii():  # fast path, same result: translate + split are single C passes
+    return prepare_lowered(text.lower())
+
+
+def prepare_lowered(text: str) -> npt.NDArray[np.uint8]:
+    """``prepare`` of a text that is already lower-cased (``str.lower`` is idempotent)."""
+    if text.isascii():  # translate is a single C pass on ASCII text only
         text = text.translate(_ASCII_DIGITS)
-        if text:
-            joined = " ".join(text.split())
-            head = " " if text[0].isspace() else ""
-            tail = " " if text[-1].isspace() and joined else ""
-            text = head + joined + tail
-    else:
-        text = _SPACES.sub(" ", _DIGITS.sub("0", text))
+    elif _DIGITS.search(text):
+        text = _DIGITS.sub("0", text)
+    if text:  # the same as re.sub(r"\s+", " ", text): split() and \s agree (str.isspace)
+        joined = " ".join(text.split())
+        head = " " if text[0].isspace() else ""
+        tail = " " if text[-1].isspace() and joined else ""
+        text = head + joined + tail
     return np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
 
 
@@ -57,25 +73,37 @@ def hash_grams(data: npt.NDArray[np.uint8], order: int, bits: int) -> npt.NDArra
 def hash_orders(
     data: npt.NDArray[np.uint8], orders: tuple[int, ...], bits: int
 ) -> list[npt.NDArray[np.int64]]:
-    """Bucket indexes of the n-grams of every order, one rolling pass for all orders.
+    """Bucket indexes of the n-grams of every order, one rolling pass for all orders."""
+    flat, bounds = hash_joined(data, orders, bits)
+    return [flat[low:high] for low, high in itertools.pairwise(bounds)]
+
+
+def hash_joined(
+    data: npt.NDArray[np.uint8], orders: tuple[int, ...], bits: int
+) -> tuple[npt.NDArray[np.int64], list[int]]:
+    """``hash_orders`` as one array (order after order) and the bounds of each order.
 
     The hash of an n-gram extends the hash of its (n-1)-gram prefix by one byte, so
     the orders 1..5 cost five multiply-adds per byte, not fifteen.
     """
-    top = max(orders)
+    size = len(data)
+    counts = [max(0, size - order + 1) for order in orders]
+    bounds = [0, *itertools.accumulate(counts)]
+    flat = np.empty(bounds[-1], dtype=np.uint64)
     wide = data.astype(np.uint64)
-    value = np.full(len(data), _SEED, dtype=np.uint64)
-    out: dict[int, npt.NDArray[np.int64]] = {}
-    for order in range(1, top + 1):
-        count = len(data) - order + 1
+    value = wide + _SEED_PRIME  # order 1: seed * prime + byte
+    for order in range(1, max(orders) + 1):
+        count = size - order + 1
         if count <= 0:
             break
-        value = value[:count] * _PRIME + wide[order - 1 : order - 1 + count]
-        if order in orders:
-            mixed = ((value + np.uint64(order)) * _MIX) >> np.uint64(64 - bits)
-            out[order] = mixed.astype(np.int64)
-    empty = np.zeros(0, dtype=np.int64)
-    return [out.get(order, empty) for order in orders]
+        if order > 1:
+            value = value[:count] * _PRIME + wide[order - 1 :]
+        for slot, wanted in enumerate(orders):
+            if wanted == order:
+                np.add(value, np.uint64(order), out=flat[bounds[slot] : bounds[slot + 1]])
+    flat *= _MIX
+    flat >>= np.uint64(64 - bits)
+    return flat.view(np.int64), bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +126,16 @@ class NgramModel:
     # weights of hashed word unigrams + bigrams (one table of 2**word_bits), if any
     word_weights: FloatArray | None = None
     word_bits: int = 0
+    # byte then word weights in one array: every feature of a text is one gather
+    table: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = [self.weights] if self.word_weights is None else [self.weights, self.word_weights]
+        table = np.concatenate(parts)  # float32 when loaded; training passes float64
+        object.__setattr__(self, "table", table)  # the weights become views of it
+        object.__setattr__(self, "weights", table[: len(self.weights)])
+        if self.word_weights is not None:
+            object.__setattr__(self, "word_weights", table[len(self.weights) :])
 
     @classmethod
     def load(cls, package: str, name: str) -> NgramModel:
@@ -138,15 +176,8 @@ class NgramModel:
 
     def logit(self, text: str) -> float:
         """Logit of the whole text."""
-        data = prepare(text)
-        total = self.bias
-        for index in hash_orders(data, self.orders, self.bits):
-            if len(index):
-                total += float(self.weights[index].sum(dtype=np.float64)) / len(index) ** self.power
-        if self.word_weights is not None:
-            grams = hash_words(data, self.word_bits)
-            total += _word_logit(self.word_weights, grams, self.power)
-        return total
+        sums, bounds, _ = self._features(prepare(text), None)
+        return self._whole(sums, bounds)
 
     def score(self, text: str) -> float:
         """Probability-like score of the whole text."""
@@ -154,7 +185,7 @@ class NgramModel:
 
     def window_scores(self, text: str) -> FloatArray:
         """Scores of overlapping windows (``window`` bytes, every ``stride``) of a long text."""
-        return self._scores(prepare(text))[1]
+        return self._scores(prepare(text), None)[1]
 
     def max_score(self, text: str) -> float:
         """The highest of the window scores and, for texts the training saw whole, the
@@ -164,63 +195,119 @@ class NgramModel:
         divided by √n, repeating a text raises its whole-text score (√repeats), and the
         model was trained on texts of at most that length.
         """
-        data = prepare(text)
-        whole, windows = self._scores(data)
+        return self.max_score_prepared(prepare(text))
+
+    def max_score_prepared(
+        self, data: npt.NDArray[np.uint8], hashed: Hashed | None = None
+    ) -> float:
+        """``max_score`` of ``prepare(text)``; ``hashed``: its ``hash_joined`` for this
+        model's orders and bits, if the caller has them already."""
+        whole, windows = self._scores(data, hashed)
         best = float(windows.max())
         return max(whole, best) if len(data) <= WHOLE_WINDOWS * self.window else best
 
-    def _scores(self, data: npt.NDArray[np.uint8]) -> tuple[float, FloatArray]:
-        """Whole-text score and window scores from one hashing pass."""
+    def _features(
+        self, data: npt.NDArray[np.uint8], hashed: Hashed | None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], WordGrams | None]:
+        """Cumulative sum of the weights of all features, one segment per feature family
+        (each byte order, then word unigrams and bigrams), and the segment bounds."""
+        flat, edges = hash_joined(data, self.orders, self.bits) if hashed is None else hashed
+        grams = None
+        if self.word_weights is not None:
+            grams = hash_words(data, self.word_bits)
+            flat = np.concatenate((flat, grams.joined + len(self.weights)))
+            edges = [*edges, edges[-1] + len(grams.unigrams), len(flat)]
+        sums = np.zeros(len(flat) + 1, dtype=np.float64)
+        np.cumsum(self.table[flat], dtype=np.float64, out=sums[1:])
+        return sums, np.asarray(edges, dtype=np.int64), grams
+
+    def _whole(self, sums: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64]) -> float:
+        """Logit of the whole text: each family's sum over (its count) ** power."""
+        counts = np.diff(bounds)
+        used = counts > 0
+        totals = sums[bounds[1:]] - sums[bounds[:-1]]
+        return self.bias + float((totals[used] / counts[used] ** self.power).sum())
+
+    def _scores(
+        self, data: npt.NDArray[np.uint8], hashed: Hashed | None
+    ) -> tuple[float, FloatArray]:
+        """Whole-text score and window scores from one hashing pass and one cumulative sum."""
         size = len(data)
-        hashed = hash_orders(data, self.orders, self.bits)
-        whole = self.bias
-        for index in hashed:
-            if len(index):
-                whole += float(self.weights[index].sum(dtype=np.float64)) / len(index) ** self.power
-        words = self.word_weights
-        grams = hash_words(data, self.word_bits) if words is not None else None
-        if words is not None and grams is not None:
-            whole += _word_logit(words, grams, self.power)
+        sums, bounds, grams = self._features(data, hashed)
+        whole = _sigmoid(self._whole(sums, bounds))
         if size <= self.window:
-            return _sigmoid(whole), np.asarray([_sigmoid(whole)], dtype=np.float32)
+            return whole, np.asarray([whole], dtype=np.float32)
         starts = np.arange(0, size - self.window + self.stride, self.stride)
         starts = np.minimum(starts, size - self.window)
-        logits = np.full(len(starts), self.bias, dtype=np.float64)
-        for order, index in zip(self.orders, hashed, strict=True):
-            sums = np.concatenate(([0.0], np.cumsum(self.weights[index], dtype=np.float64)))
-            span = self.window - order + 1
-            logits += (sums[starts + span] - sums[starts]) / span**self.power
-        if words is not None and grams is not None:
-            logits += _word_windows(words, grams, starts, self.window, self.power)
-        return _sigmoid(whole), (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        if len(starts) <= _FEW_WINDOWS:  # the same sums, without numpy's per-call cost
+            logits = np.asarray(self._few_windows(sums, bounds, grams, starts))
+        else:
+            logits = self._many_windows(sums, bounds, grams, starts)
+        return whole, (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+    def _many_windows(
+        self,
+        sums: npt.NDArray[np.float64],
+        bounds: npt.NDArray[np.int64],
+        grams: WordGrams | None,
+        starts: npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.float64]:
+        """Window logits: one row of (first, end) feature positions per feature family."""
+        spans = self.window - np.asarray(self.orders, dtype=np.int64) + 1
+        low = bounds[: len(spans), None] + starts
+        high = low + spans[:, None]
+        divide = np.repeat(spans[:, None] ** self.power, len(starts), axis=1)
+        if grams is not None:
+            word_low, word_high, count = _word_spans(grams, starts, self.window)
+            low = np.vstack((low, word_low + bounds[len(spans) : -1, None]))
+            high = np.vstack((high, word_high + bounds[len(spans) : -1, None]))
+            divide = np.vstack((divide, count**self.power))
+        logits: npt.NDArray[np.float64] = ((sums[high] - sums[low]) / divide).sum(axis=0)
+        return self.bias + logits
+
+    def _few_windows(
+        self,
+        sums: npt.NDArray[np.float64],
+        bounds: npt.NDArray[np.int64],
+        grams: WordGrams | None,
+        starts: npt.NDArray[np.int64],
+    ) -> list[float]:
+        """``_many_windows`` in plain Python, for the usual one or two windows."""
+        edges = bounds.tolist()
+        firsts = lasts = starts.tolist()
+        if grams is not None:
+            firsts = np.searchsorted(grams.starts, starts).tolist()
+            lasts = np.searchsorted(grams.starts, starts + self.window).tolist()
+        out = []
+        for start, first, last in zip(starts.tolist(), firsts, lasts, strict=True):
+            total = self.bias
+            for row, order in enumerate(self.orders):
+                span = self.window - order + 1
+                base = edges[row] + start
+                total += float(sums[base + span] - sums[base]) / span**self.power
+            if grams is not None:
+                row = len(self.orders)
+                for pairs, count in enumerate((len(grams.unigrams), len(grams.bigrams))):
+                    low = min(first, count)
+                    end = min(max(last - pairs, low), count)
+                    base = edges[row + pairs]
+                    delta = float(sums[base + end] - sums[base + low])
+                    total += delta / max(end - low, 1) ** self.power
+            out.append(total)
+        return out
 
 
-def _word_logit(weights: FloatArray, grams: WordGrams, power: float) -> float:
-    """Word part of a whole text's logit."""
-    total = 0.0
-    for index in (grams.unigrams, grams.bigrams):
-        if len(index):
-            total += float(weights[index].sum(dtype=np.float64)) / len(index) ** power
-    return total
-
-
-def _word_windows(
-    weights: FloatArray,
-    grams: WordGrams,
-    starts: npt.NDArray[np.int64],
-    window: int,
-    power: float,
-) -> npt.NDArray[np.float64]:
-    """Word part of each window's logit: the words (and pairs) that start inside it."""
+def _word_spans(
+    grams: WordGrams, starts: npt.NDArray[np.int64], window: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per window, the range of its unigrams and bigrams (those that start inside it) and
+    their counts (at least 1): rows unigrams, bigrams."""
     first = np.searchsorted(grams.starts, starts)
     last = np.searchsorted(grams.starts, starts + window)
-    out = np.zeros(len(starts), dtype=np.float64)
-    for index, pairs in ((grams.unigrams, 0), (grams.bigrams, 1)):
-        sums = np.concatenate(([0.0], np.cumsum(weights[index], dtype=np.float64)))
-        low = np.minimum(first, len(index))
-        end = np.clip(last - pairs, low, len(index))
-        out += (sums[end] - sums[low]) / np.maximum(end - low, 1) ** power
-    return out
+    sizes = np.asarray([[len(grams.unigrams)], [len(grams.bigrams)]], dtype=np.int64)
+    low = np.minimum(first, sizes)
+    high = np.clip(np.vstack((last, last - 1)), low, sizes)
+    return low, high, np.maximum(high - low, 1)
 
 
 def _sigmoid(value: float) -> float:

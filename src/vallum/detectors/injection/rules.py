@@ -2,7 +2,10 @@
 
 Each rule names a family and a score. Patterns run on normalized, lower-cased text and
 are written for the *shape* of an attack (a verb of overriding + an object that is the
-model's instructions), not for one template's wording.
+model's instructions), not for one template's wording. Each rule also states its
+*triggers* (substrings around which it is searched) and a *gate* (literals every match
+contains), so that ``triggers.TriggerIndex`` can skip the rules that cannot match;
+``shapes.py`` adds the shapes of public collections.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["RULES", "Rule", "RuleHit", "match_rules"]
+from vallum.detectors.injection.shapes import SHAPES
+
+__all__ = ["RULES", "Rule", "RuleHit"]
 
 _OVERRIDE_VERB = (
     r"(?:ignore|ignoring|disregard|forget|neglect|pay no attention to|do not follow"
@@ -29,10 +34,6 @@ _INSTRUCTIONS = (
 )
 
 
-_BEFORE, _AFTER = 120, 520  # the widest pattern spans less than this around its trigger
-_MAX_TRIES = 256  # per trigger: bounds the work on adversarially repetitive text
-
-
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One pattern of one attack family."""
@@ -41,6 +42,8 @@ class Rule:
     pattern: re.Pattern[str]
     score: float
     triggers: tuple[str, ...]  # substrings one of which must occur: a cheap pre-filter
+    # necessary condition: any alternative whose every group has a literal in the text
+    gate: tuple[tuple[frozenset[str], ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +54,21 @@ class RuleHit:
     end: int
 
 
-def _rule(family: str, score: float, pattern: str, triggers: str) -> Rule:
-    return Rule(family, re.compile(pattern, re.DOTALL), score, tuple(triggers.split("|")))
+def _rule(family: str, score: float, pattern: str, triggers: str, gate: str = "") -> Rule:
+    """``gate``: ``;;`` between alternatives, ``&&`` between groups, ``|`` between literals;
+    every match of the pattern contains a literal of each group of some alternative (the
+    triggers are always the first group)."""
+    first = frozenset(triggers.split("|"))
+    if "" in first or "||" in gate or "|&&" in gate or "|;;" in gate:
+        raise ValueError(f"an empty literal in the rule {pattern[:30]!r}")  # a coding error
+    alternatives = tuple(
+        (first, *(frozenset(group.split("|")) for group in alternative.split("&&")))
+        for alternative in gate.split(";;")
+        if gate
+    ) or ((first,),)
+    return Rule(
+        family, re.compile(pattern, re.DOTALL), score, tuple(triggers.split("|")), alternatives
+    )
 
 
 RULES: tuple[Rule, ...] = (
@@ -61,6 +77,12 @@ RULES: tuple[Rule, ...] = (
         0.95,
         rf"\b{_OVERRIDE_VERB}\b[^.\n]{{0,40}}?\b{_PRIOR}\b[^.\n]{{0,30}}?\b{_INSTRUCTIONS}\b",
         "ignor|disregard|forget|neglect|attention|follow",
+        gate=(
+            "ignor|disregard|forget|neglect|pay no attention|do not follow|don't follow"
+            "|dont follow|stop following|no longer follow&&instruction|prompt|rules|directive"
+            "|direction|guideline|guidance|context|command|orders|programming|restrictions"
+            "|constraints|polic|training|filter"
+        ),
     ),
     _rule(
         "instruction_override",
@@ -68,6 +90,11 @@ RULES: tuple[Rule, ...] = (
         rf"\b{_WEAK_VERB} (?:all |any )?(?:of )?(?:your |the )?{_OWN}\s+"
         rf"(?:\w+\s+)?{_INSTRUCTIONS}\b",
         "overrid|bypass|skip|drop|abandon|discard|aside|circumvent|throw out",
+        gate=(
+            "overrid|bypass|skip|drop|abandon|discard|set aside|circumvent|throw out&&instruction"
+            "|prompt|rules|directive|direction|guideline|guidance|context|command|orders"
+            "|programming|restrictions|constraints|polic|training|filter"
+        ),
     ),
     _rule(
         "instruction_override",
@@ -75,6 +102,7 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:new|updated|real|actual|true|revised) (?:system )?(?:instructions?|rules"
         r"|task)\s*[:\-]",
         "new |updated |real |actual |true |revised ",
+        gate="new |updated |real |actual |true |revised &&instruction|rules|task",
     ),
     _rule(
         "instruction_override",
@@ -93,6 +121,12 @@ RULES: tuple[Rule, ...] = (
         r"|instrukcj|instruksi|hướng dẫn|chỉ dẫn|التعليمات|تعليمات)",
         "ignor|oubli|olvid|dimentic|esque|vergiss|vergessen|missacht|игнор|забуд|забыть|忽略|无视|無視"
         "|忘れ|negeer|zignoruj|abaikan|bỏ qua|تجاهل",
+        gate=(
+            "ignor|oubli|olvid|dimentic|esque|vergiss|vergessen|missacht|игнор|забуд|забыть|忽略|无视"
+            "|無視|忘れ|negeer|zignoruj|abaikan|bỏ qua|تجاهل&&instructions|instrucciones|istruzioni"
+            "|instruç|anweisungen|инструкци|указани|指令|指示|命令|instructies|instrukcj|instruksi"
+            "|hướng dẫn|chỉ dẫn|التعليمات|تعليمات"
+        ),
     ),
     _rule(
         "instruction_override",
@@ -109,6 +143,10 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:print|write|answer|respond|return|output|execute|follow|do)\b"
         r"|\b(?:assume|suppose|imagine) (?:we have|there are) (?:two|three|four|\d) strings\b",
         "+|strings",
+        gate=(
+            "=&&+&&print|write|answer|respond|return|output|execute|follow|do;;assume|suppose"
+            "|imagine&&strings"
+        ),
     ),
     _rule(
         "role_hijack",
@@ -125,6 +163,10 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:unfiltered|uncensored|unrestricted|amoral|unethical|evil|jailbroken|rogue"
         r"|without (?:any )?(?:restrictions|limits|filters|rules|morals|ethics))",
         "act |behave|respond|answer|pretend|roleplay",
+        gate=(
+            "act |behave|respond|answer|pretend|roleplay&&unfiltered|uncensored|unrestricted"
+            "|amoral|unethical|evil|jailbroken|rogue|without"
+        ),
     ),
     _rule(
         "role_hijack",
@@ -134,6 +176,10 @@ RULES: tuple[Rule, ...] = (
         r"(?:ethical|moral|content|safety|openai'?s?|anthropic'?s?)[^.\n]{0,25}?"
         r"(?:guidelines|restrictions|filters?|polic(?:y|ies)|boundaries|principles|limitations|constraints)",
         "ethic|moral|content|safety|openai|anthropic",
+        gate=(
+            "ethic|moral|content|safety|openai|anthropic&&guidelines|restrictions|filter|polic"
+            "|boundaries|principles|limitations|constraints"
+        ),
     ),
     _rule(
         "system_prompt_extraction",
@@ -146,6 +192,12 @@ RULES: tuple[Rule, ...] = (
         r"|(?:initial|original|exact)\s+(?:prompt|system|instructions? (?:you|that you|given to you"
         r"|above|verbatim)))",
         "system|initial|original|hidden|secret|internal|developer|preceding|exact",
+        gate=(
+            "system|initial|original|hidden|secret|internal|developer|preceding|exact"
+            "&&prompt|instruction|message|rules|configuration|directive|system"
+            "&&reveal|show|print|repeat|output|display|tell|give|leak|dump|share|reproduce"
+            "|recite|spell out|write out|translate|what"
+        ),
     ),
     _rule(
         "system_prompt_extraction",
@@ -155,6 +207,11 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:first|last|initial) (?:\d+ )?(?:words|lines|sentences|characters|paragraphs?) of"
         r" (?:your|the|this) (?:prompt|instructions|system|conversation|context)",
         "above|before|prior|written|first|last|initial",
+        gate=(
+            "repeat|print|output|copy|echo&&above|before|prior&&words|text|everything|all|line"
+            ";;what &&written ;;first|last|initial&&prompt|instructions|system|conversation"
+            "|context"
+        ),
     ),
     _rule(
         "delimiter_injection",
@@ -162,6 +219,9 @@ RULES: tuple[Rule, ...] = (
         r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>"
         r"|\[/?inst\]|<</?sys>>|<\s*/?\s*(?:system|sys_prompt)\s*>",
         "<|[",
+        # "<|" and "|>" cannot be written in a gate ("|" separates literals)
+        gate="im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id"
+        ";;inst];;sys>>;;system|sys_prompt&&>&&<",
     ),
     _rule(
         "delimiter_injection",
@@ -170,6 +230,7 @@ RULES: tuple[Rule, ...] = (
         r"(?:prompt|message|instructions?|override|mode)|new instructions?"
         r"|end of (?:user )?(?:input|document|context|prompt))\b",
         "##|===|---|***",
+        gate="##|===|---|***&&system|admin|developer|new instruction|end of",
     ),
     _rule(
         "fake_turn",
@@ -177,6 +238,7 @@ RULES: tuple[Rule, ...] = (
         r"(?:^|\n)\s*(?:system|assistant|developer)\s*(?:message|prompt|override|note)?\s*:\s*"
         r"[^\n]{0,80}?\b(?:ignore|override|must|now|new|instead|reveal|disregard)\b",
         "system|assistant|developer",
+        gate="system|assistant|developer&&:&&ignore|override|must|now|new|instead|reveal|disregard",
     ),
     _rule(
         "jailbreak_persona",
@@ -196,6 +258,7 @@ RULES: tuple[Rule, ...] = (
         r"|you(?:'ve| have)? (?:been|were) (?:told|taught|given|instructed)"
         r"|(?:i|we) (?:said|told you|discussed|talked about))\b",
         "forget|ignore|disregard|erase",
+        gate="forget|ignore|disregard|erase&&everything|anything|all",
     ),
     _rule(
         "instruction_override",
@@ -205,6 +268,10 @@ RULES: tuple[Rule, ...] = (
         r" instructions (?:are|say)\b|\b(?:here are|these are|follow)"
         r" (?:your|my|the) new (?:instructions|rules|orders)\b",
         "new |updated |real |actual |true |only ",
+        gate=(
+            "new |updated |real |actual |true |only &&instructions|task|role|objective|goal"
+            "|purpose|directive|mission|rules|orders"
+        ),
     ),
     _rule(
         "role_hijack",
@@ -219,6 +286,12 @@ RULES: tuple[Rule, ...] = (
         r"|constraints|guidelines|programming|policies|shackles|chains|confines)",
         "have no|has no|had no|possess no|follow no|obey no|have zero|has zero|none of"
         "|free from|freed from|liberated from|released from|unbound from|unshackled from",
+        gate=(
+            "have no|has no|had no|possess no|follow no|obey no|have zero|has zero|none of"
+            "|free from|freed from|liberated from|released from|unbound from|unshackled from"
+            "&&rules|restrictions|limit|filter|guidelines|boundaries|censorship|ethics|morals"
+            "|constraints|safeguards|programming|policies|shackles|chains|confines"
+        ),
     ),
     _rule(
         "indirect_injection",
@@ -233,6 +306,11 @@ RULES: tuple[Rule, ...] = (
         r"|instead|include|tell|say|send)\b",
         "note |message |attention |important |reminder |if you are |reading this"
         "|processing this|summarizing this|summarising this",
+        gate=(
+            "note to|note for|message to|message for|attention to|attention for|important to"
+            "|important for|reminder to|reminder for|if you are a|reading this|processing this"
+            "|summarizing this|summarising this"
+        ),
     ),
     _rule(
         "system_prompt_extraction",
@@ -250,6 +328,10 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:never|not|won'?t|doesn'?t|will not|does not|cannot) (?:refuse|decline|say no"
         r"|apologi[sz]e)\b|\bwithout (?:any )?(?:censorship|filtering|refusals?)\b",
         "refuse|decline|say no|apologi|censor|filtering|refusal",
+        gate=(
+            "refuse|decline|say no|apologi&&never|not|won|doesn|cannot;;without&&censorship"
+            "|filtering|refusal"
+        ),
     ),
     _rule(
         "payload_splitting",
@@ -257,6 +339,10 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:concatenate|combine|join) (?:the |these )?(?:strings|parts|pieces|fragments"
         r"|variables|letters)\b[^.\n]{0,80}?\b(?:answer|respond|follow|execute|do what)",
         "concatenat|combine|join",
+        gate=(
+            "concatenat|combine|join&&strings|parts|pieces|fragments|variables|letters&&answer"
+            "|respond|follow|execute|do what"
+        ),
     ),
     _rule(
         "exfiltration",
@@ -273,6 +359,11 @@ RULES: tuple[Rule, ...] = (
         r"|previous messages|user'?s? (?:data|messages?|email|password)|api key|secret"
         r"|credentials?|system prompt)\b[^.\n]{0,60}?\b(?:url|link|image|query string|parameter)",
         "append|include|attach|encode|insert|embed",
+        gate=(
+            "append|include|attach|encode|insert|embed&&conversation|chat history"
+            "|previous messages|user|api key|secret|credential|system prompt&&url|link|image"
+            "|query string|parameter"
+        ),
     ),
     _rule(
         "exfiltration",
@@ -281,33 +372,12 @@ RULES: tuple[Rule, ...] = (
         r"\b[^.\n]{0,30}?\b(?:emails?|files?|passwords?|credentials|contacts|conversation|data)\b"
         r"[^.\n]{0,40}?\b(?:to|at)\s+(?:https?://|[\w.+-]+@[\w-]+\.)",
         "send|forward|email|post|upload|transfer|exfiltrat",
+        gate=(
+            "send|forward|email|post|upload|transfer|exfiltrat&&://|@&&email|file|password"
+            "|credentials|contacts|conversation|data"
+        ),
     ),
 )
 
 
-def match_rules(text: str) -> list[RuleHit]:
-    """Every rule that matches ``text`` (already normalized), first match per rule."""
-    lowered = text.lower()
-    first: dict[str, int] = {}  # trigger -> first position (-1: absent), shared by rules
-    hits: list[RuleHit] = []
-    for rule in RULES:
-        match = _search(rule, lowered, first)
-        if match is not None:
-            hits.append(RuleHit(rule.family, rule.score, match.start(), match.end()))
-    return hits
-
-
-def _search(rule: Rule, text: str, first: dict[str, int]) -> re.Match[str] | None:
-    """Run the pattern only around occurrences of its triggers: linear time on long texts."""
-    for trigger in rule.triggers:
-        position = first.get(trigger)
-        if position is None:
-            position = first[trigger] = text.find(trigger)
-        tries = 0
-        while position >= 0 and tries < _MAX_TRIES:
-            match = rule.pattern.search(text, max(0, position - _BEFORE), position + _AFTER)
-            if match is not None:
-                return match
-            position = text.find(trigger, position + _AFTER - _BEFORE)
-            tries += 1
-    return None
+RULES += tuple(_rule(*spec) for spec in SHAPES)

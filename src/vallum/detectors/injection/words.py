@@ -43,6 +43,7 @@ def _tabulation() -> npt.NDArray[np.uint64]:
 
 _IS_WORD = _word_bytes()
 _TABLE = _tabulation()
+_FLAT = _TABLE.reshape(-1)  # row = offset in the word, column = byte
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
@@ -53,6 +54,7 @@ class WordGrams:
     unigrams: npt.NDArray[np.int64]
     bigrams: npt.NDArray[np.int64]
     starts: npt.NDArray[np.int64]  # byte offset of each word (bigram i starts at word i)
+    joined: npt.NDArray[np.int64]  # unigrams then bigrams (those two are views of it)
 
     def __len__(self) -> int:
         return len(self.unigrams)
@@ -60,21 +62,22 @@ class WordGrams:
 
 def hash_words(data: npt.NDArray[np.uint8], bits: int) -> WordGrams:
     """Hash every word and every pair of neighbouring words of ``data`` into ``2**bits``."""
-    is_word = _IS_WORD[data]
-    previous = np.empty_like(is_word)
-    if len(is_word):
-        previous[0] = False
-        previous[1:] = is_word[:-1]
-    starts = np.flatnonzero(is_word & ~previous)
-    if not len(starts):
-        return WordGrams(_EMPTY, _EMPTY, _EMPTY)
-    positions = np.flatnonzero(is_word)
-    first = np.searchsorted(positions, starts)  # index in `positions` of each word's start
-    run = np.repeat(np.arange(len(starts)), np.diff(np.append(first, len(positions))))
-    offsets = (positions - starts[run]) % _OFFSETS
-    words = np.add.reduceat(_TABLE[offsets, data[positions]], first)
-    shift = np.uint64(64 - bits)
-    unigrams = ((words * _MIX) >> shift).astype(np.int64)
-    pairs = words[:-1] * _PRIME + words[1:] + _BIGRAM
-    bigrams = ((pairs * _MIX) >> shift).astype(np.int64)
-    return WordGrams(unigrams, bigrams, starts.astype(np.int64))
+    positions = np.flatnonzero(_IS_WORD[data])  # the bytes that belong to words
+    if not len(positions):
+        return WordGrams(_EMPTY, _EMPTY, _EMPTY, _EMPTY)
+    begins = np.empty(len(positions), dtype=np.bool_)  # a word starts at this byte
+    begins[0] = True
+    np.not_equal(np.diff(positions), 1, out=begins[1:])
+    first = np.flatnonzero(begins)  # index in `positions` of each word's first byte
+    offsets = np.arange(len(positions)) - first[np.cumsum(begins) - 1]
+    cells = (offsets % _OFFSETS) * 256 + data[positions]
+    words = np.add.reduceat(_FLAT[cells], first)
+    hashes = np.empty(2 * len(words) - 1, dtype=np.uint64)
+    hashes[: len(words)] = words
+    np.multiply(words[:-1], _PRIME, out=hashes[len(words) :])
+    hashes[len(words) :] += words[1:]
+    hashes[len(words) :] += _BIGRAM
+    hashes *= _MIX
+    hashes >>= np.uint64(64 - bits)
+    joined = hashes.view(np.int64)
+    return WordGrams(joined[: len(words)], joined[len(words) :], positions[first], joined)

@@ -16,7 +16,7 @@ import pytest
 
 from vallum.detectors.injection import InjectionConfig, InjectionDetector, Trust
 from vallum.detectors.injection.ngram import NgramModel, prepare
-from vallum.detectors.injection.rules import match_rules
+from vallum.detectors.injection.triggers import match_rules
 from vallum.detectors.injection.words import hash_words
 
 _LINES = (Path(__file__).parent / "generalisation_cases.jsonl").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ import pytest
 
 from vallum.detectors.injection import InjectionConfig, InjectionDetector, Trust, eval_detect
 from vallum.detectors.injection.ngram import NgramModel, hash_grams, hash_orders, prepare
-from vallum.detectors.injection.rules import match_rules
+from vallum.detectors.injection.triggers import match_rules
 
 DATA = Path(__file__).parents[3] / "data/injection"
 
