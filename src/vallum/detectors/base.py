@@ -7,6 +7,7 @@ import hmac
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Protocol
 
 __all__ = [
@@ -91,13 +92,25 @@ _CAP_TOKEN = re.compile(rf"[{_UP}][^\W\d_]*")
 # Runs of capitalised words: joined by one space, a hyphen or apostrophe, "&", a name
 # particle ("Dyan van Gijn"), or the full stop of an initial or title ("Faina D. Yefremova").
 _PARTICLES = "van|von|de|da|di|del|della|du|le|la|der|den|van de|van der|bin|ibn|al"
-_CAP_RUN = re.compile(
-    rf"[{_UP}][^\W\d_]*(?:(?:[ \t]{{1,2}}|[\-'\u2019]| & | (?:{_PARTICLES}) "
-    r"|(?<=[^\w.][A-Z])\. |(?<=Mr|Ms|Mx|Dr|Fr|St|Jr)\. |(?<=Mrs|Rev)\. |(?<=Prof)\. )"
-    rf"[{_UP}][^\W\d_]*)*"
-)
+
+
+def _cap_run(up: str, letter: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"[{up}]{letter}*(?:(?:[ \t]{{1,2}}(?=[{up}])|[\-'\u2019](?=[{up}])| & | (?:{_PARTICLES}) "
+        # the full stop first, its look-behinds after: most word ends fail at once
+        r"|\.(?:(?<=[^\w.][A-Z]\.)|(?<=Mr\.|Ms\.|Mx\.|Dr\.|Fr\.|St\.|Jr\.)"
+        r"|(?<=Mrs\.|Rev\.)|(?<=Prof\.)) )"
+        rf"[{up}]{letter}*)*"
+    )
+
+
+_CAP_RUN = _cap_run(_UP, r"[^\W\d_]")
 # Numbers: digit runs joined by short separators ("+44 (0)20 7946-0958", "10.0.0.1").
 _NUMBER = re.compile(r"\d\d*(?:[ \t().\-/+:]{1,3}\d\d*)*")
+# The same two for ASCII text, where they match exactly the same ([^\W\d_] is [A-Za-z],
+# ``\d`` is [0-9]) with fewer steps: plain character sets instead of Unicode categories.
+_ASCII_CAP_RUN = _cap_run("A-Z", "[A-Za-z]")
+_ASCII_NUMBER = re.compile(r"[0-9][0-9]*(?:[ \t().\-/+:]{1,3}[0-9][0-9]*)*")
 _SPACE = re.compile(r"\s")
 _DROP_DIGITS = str.maketrans("", "", "0123456789")
 
@@ -112,7 +125,18 @@ class TextIndex:
     instead of at every character. Each fact is one compiled-regex pass.
     """
 
-    __slots__ = ("_counted", "_digits", "_long", "_lower", "_numbers", "_runs", "_starts", "text")
+    __slots__ = (
+        "_counted",
+        "_digits",
+        "_long",
+        "_lower",
+        "_numbers",
+        "_per_number",
+        "_present",
+        "_runs",
+        "_starts",
+        "text",
+    )
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -121,8 +145,10 @@ class TextIndex:
         self._numbers: list[Span] | None = None
         self._counted: list[tuple[int, int, int]] | None = None
         self._starts: dict[int, list[int]] = {}
+        self._per_number: dict[int, list[int]] = {}
         self._runs: list[Span] | None = None
         self._long: list[Span] | None = None
+        self._present: dict[str, bool] = {}  # has_any's verdict per word
 
     @property
     def lower(self) -> str:
@@ -131,15 +157,25 @@ class TextIndex:
         return self._lower
 
     def has_any(self, words: Sequence[str]) -> bool:
-        """Whether any of the lower-case ``words`` occurs in the lower-cased text."""
-        lower = self.lower
-        return any(word in lower for word in words)
+        """Whether any of the lower-case ``words`` occurs in the lower-cased text.
+
+        Each word's verdict is kept: several recognizers gate on the same words, and on a
+        long text each absent word costs a scan of all of it."""
+        lower, present = self.lower, self._present
+        for word in words:
+            hit = present.get(word)
+            if hit is None:
+                hit = present[word] = word in lower
+            if hit:
+                return True
+        return False
 
     @property
     def numbers(self) -> list[Span]:
         """Spans of the numbers: digit runs joined by short separators."""
         if self._numbers is None:
-            self._numbers = [m.span() for m in _NUMBER.finditer(self.text)]
+            pattern = _ASCII_NUMBER if self.text.isascii() else _NUMBER
+            self._numbers = [m.span() for m in pattern.finditer(self.text)]
         return self._numbers
 
     @property
@@ -163,9 +199,14 @@ class TextIndex:
                 for start, end in self.numbers
             ]
         out: list[int] = []
-        for start, end, digits in self._counted:
+        # one list per number, shared by the thresholds (card, SSN, phone, every digit run)
+        per_number = self._per_number
+        for k, (start, end, digits) in enumerate(self._counted):
             if digits >= min_digits:
-                out += self.numeric_starts_in(start, end)
+                starts = per_number.get(k)
+                if starts is None:
+                    starts = per_number[k] = self.numeric_starts_in(start, end)
+                out += starts
         self._starts[min_digits] = out
         return out
 
@@ -177,7 +218,10 @@ class TextIndex:
             if start > 1 and text[start - 2 : start] == "+(":
                 out.append(start - 2)
             out.append(start - 1)
-        out += [m.start() for m in _DIGIT_RUN.finditer(text, start, end)]
+        if text[start:end].isdecimal():  # one digit run (``\d`` is what isdecimal accepts)
+            out.append(start)
+        else:
+            out += [m.start() for m in _DIGIT_RUN.finditer(text, start, end)]
         return out
 
     @property
@@ -191,7 +235,8 @@ class TextIndex:
     def cap_runs(self) -> list[Span]:
         """Spans of runs of capitalised words ("Dr Faina D. Yefremova", "Vazquez-Riggs")."""
         if self._runs is None:
-            self._runs = [m.span() for m in _CAP_RUN.finditer(self.text)]
+            pattern = _ASCII_CAP_RUN if self.text.isascii() else _CAP_RUN
+            self._runs = [m.span() for m in pattern.finditer(self.text)]
         return self._runs
 
     def run_tokens(self, span: Span) -> list[Span]:
@@ -222,11 +267,12 @@ class TextIndex:
     def with_long_tokens(self, spans: list[Span]) -> TextIndex:
         """The same index, but with ``long_tokens`` narrowed to ``spans``."""
         view = TextIndex(self.text)
-        view._lower, view._numbers, view._runs, view._long = (
+        view._lower, view._numbers, view._runs, view._long, view._present = (
             self._lower,
             self._numbers,
             self._runs,
             spans,
+            self._present,
         )
         return view
 
@@ -404,20 +450,7 @@ class PatternRecognizer:
 
     def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
         index = index or TextIndex(text)
-        if self.gate and not index.has_any(self.gate):
-            return
-        if self.seek is not None:
-            candidates = match_at(self.pattern, text, self.seek(index))
-        elif self.around:
-            candidates = in_tokens(self.pattern, index, literal_starts(*self.around)(index))
-        elif self.trigger is not None:
-            hits = (m.start() for m in self.trigger.finditer(text))
-            candidates = in_tokens(self.pattern, index, hits)
-        elif self.reach and self.gate:
-            candidates = near(self.pattern, index, self.gate, self.reach)
-        else:
-            candidates = self.pattern.finditer(text)
-        for found in candidates:
+        for found in self._candidates(text, index):
             start, end = found.span(self.group)
             if start < 0:
                 continue
@@ -431,6 +464,25 @@ class PatternRecognizer:
                 continue
             score = self.context_score if has_context else self.score
             yield Match(self.kind, start, end, score, self.name, self.version)
+
+    def _candidates(self, text: str, index: TextIndex) -> Iterable[re.Match[str]]:
+        if self.seek is not None:
+            # where a match can begin first: cached in the index and often none, which
+            # spares the gate's scan of the whole text for its words
+            starts = self.seek(index)
+            if not starts or (self.gate and not index.has_any(self.gate)):
+                return ()
+            return match_at(self.pattern, text, starts)
+        if self.gate and not index.has_any(self.gate):
+            return ()
+        if self.around:
+            return in_tokens(self.pattern, index, literal_starts(*self.around)(index))
+        if self.trigger is not None:
+            hits = (m.start() for m in self.trigger.finditer(text))
+            return in_tokens(self.pattern, index, hits)
+        if self.reach and self.gate:
+            return near(self.pattern, index, self.gate, self.reach)
+        return self.pattern.finditer(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,6 +529,10 @@ def context_window(text: str, start: int, distance: int = CONTEXT_CHARS) -> str:
     return text[lo - 1 : start].lower()
 
 
+_BY_SPAN = attrgetter("start", "end")  # C-level sort keys: no Python call per match
+_BY_START = attrgetter("start")
+
+
 def resolve_overlaps(matches: Sequence[Match]) -> list[Match]:
     """Keep the best of overlapping matches (higher score, then longer), sorted by start.
 
@@ -486,14 +542,14 @@ def resolve_overlaps(matches: Sequence[Match]) -> list[Match]:
     kept: list[Match] = []
     group: list[Match] = []
     group_end = -1
-    for match in sorted(matches, key=lambda m: (m.start, m.end)):
+    for match in sorted(matches, key=_BY_SPAN):
         if group and match.start >= group_end:
             kept += _greedy(group)
             group = []
         group.append(match)
         group_end = max(group_end, match.end) if len(group) > 1 else match.end
     kept += _greedy(group)
-    kept.sort(key=lambda m: m.start)
+    kept.sort(key=_BY_START)
     return kept
 
 

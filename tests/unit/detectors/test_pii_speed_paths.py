@@ -110,3 +110,91 @@ def test_token_seekers_find_what_a_full_scan_finds(recognizer: PatternRecognizer
         fast = [(m.start, m.end) for m in recognizer.find(text)]
         full = [(m.start, m.end) for m in _plain(recognizer).find(text)]
         assert fast == full, text
+
+
+# pieces for the index tests: digits of several scripts, separators, capitalised runs with
+# particles, initials and titles, Unicode capitals and whitespace ("\x1c" splits a token)
+INDEX_PIECES = [
+    "+44 (0)20 7946-0958", "10.0.0.1", "4111-1111 1111", "12", "٣٤٥", "(", "+(", " ", "\t",
+    "\n", ".", "Dr. Faina D. Yefremova", "Mr Smith", "Dyan van Gijn", "Vazquez-Riggs",
+    "O'Neil", "Émile Zola", "Łukasz", "the", "A & B", "x" * 16, "\x1c", "-", ",",
+]  # fmt: skip
+
+
+def test_ascii_index_patterns_match_the_unicode_ones() -> None:
+    """The index's ASCII twins (numbers, capital runs) give the Unicode patterns' spans."""
+    from vallum.detectors.base import _CAP_RUN, _NUMBER, TextIndex
+
+    rng = random.Random(20251127)
+    seen_ascii = 0
+    for _ in range(600):
+        text = "".join(rng.choice(INDEX_PIECES) for _ in range(rng.randrange(1, 12)))
+        seen_ascii += text.isascii()
+        index = TextIndex(text)
+        assert index.numbers == [m.span() for m in _NUMBER.finditer(text)], text
+        assert index.cap_runs == [m.span() for m in _CAP_RUN.finditer(text)], text
+    assert seen_ascii > 100  # both branches were exercised
+
+
+def _numeric_starts(text: str, numbers: list[tuple[int, int]], min_digits: int) -> list[int]:
+    """The plain form: per threshold, per number, every digit run by regex."""
+    import re
+
+    out: list[int] = []
+    for start, end in numbers:
+        ascii_digits = sum(c in "0123456789" for c in text[start:end])  # as the index counts
+        digits = ascii_digits if end - start >= 7 else end - start
+        if digits >= min_digits:
+            if start and text[start - 1] in "+(":
+                out += [start - 2] if start > 1 and text[start - 2 : start] == "+(" else []
+                out.append(start - 1)
+            out += [m.start() for m in re.finditer(r"\d\d*", text[:end]) if m.start() >= start]
+    return out
+
+
+def test_numeric_starts_and_word_verdicts_are_exact() -> None:
+    """Digit-run starts shared across thresholds, and ``has_any``'s kept verdicts."""
+    from vallum.detectors.base import TextIndex
+
+    rng = random.Random(20251128)
+    for _ in range(300):
+        text = "".join(rng.choice(INDEX_PIECES) for _ in range(rng.randrange(1, 12)))
+        index = TextIndex(text)
+        for min_digits in (12, 7, 9, 1, 7):
+            expected = _numeric_starts(text, index.numbers, min_digits)
+            assert index.numeric_starts(min_digits) == expected, (text, min_digits)
+        lower = text.lower()
+        for words in (("dr", "zz"), ("zz",), ("smith", "dr"), ("zz", "qq")):
+            assert index.has_any(words) == any(w in lower for w in words)
+            assert index.has_any(words) == any(w in lower for w in words)  # kept verdicts
+
+
+def test_seek_before_gate_finds_what_the_gate_first_finds() -> None:
+    """A recognizer with a ``seek`` and a ``gate`` looks at its positions first: same matches."""
+    card_context = next(
+        r for r in DETECTOR.recognizers if getattr(r, "name", "") == "pii.card_context"
+    )
+    texts = [
+        "Charge it to my card 4000 0566 5566 5556 please.",  # a test PAN: vetoed either way
+        "My debit card is 6011 0009 9013 9424.",
+        "Card on file: 3530 1113 3330 0000 and 5105 1051 0510 5100.",
+        "No numbers here but the word card.",
+        "A long number 1234 5678 9012 3452 and no context word.",
+        "Debit card 9900 1234 5678 9017, backup card 4539 1488 0343 6467.",  # Luhn-valid
+        "Pay with 9900-1234-5678-9017 or call 1234 5678 9012 3452.",  # "pay" gates, no context
+        "Please charge 9900 1234 5678 9017 today.",
+    ]
+    found = 0
+    for text in texts:
+        fast = [(m.start, m.end, m.score) for m in card_context.find(text)]
+        gated = PatternRecognizer(**{**_fields(card_context), "seek": None})
+        full = [(m.start, m.end, m.score) for m in gated.find(text)]
+        assert fast == full, text
+        found += len(fast)
+    assert found >= 3  # the comparison saw matches, not only empty lists
+
+
+def _fields(recognizer: PatternRecognizer) -> dict[str, object]:
+    from dataclasses import fields
+
+    return {f.name: getattr(recognizer, f.name) for f in fields(recognizer)}

@@ -138,6 +138,9 @@ def _corner(street: str) -> str:
     )
 
 
+_AFTER_HOUSE = frozenset(" \t,")  # what may follow a house number
+
+
 def _house_number(text: str, end: int) -> bool:
     """A number followed by a street name: a capitalised word, or "ul.", "rue" …"""
     gap = 2 if text[end : end + 2] == ", " else 1  # "67, avenue de Pasquier"
@@ -198,7 +201,8 @@ class AddressRecognizer:
         tails, endings = self.ending_tails, self.endings
         starts: list[int] = []
         for pos, end in index.numbers:
-            if _house_number(text, end):
+            # a house number is followed by a space, a tab or ", " (``_house_number``)
+            if text[end : end + 1] in _AFTER_HOUSE and _house_number(text, end):
                 starts.append(pos)
             # "…strasse 61": the word before the number ends like a street name
             if (
@@ -244,14 +248,20 @@ class AddressRecognizer:
             return []
         run_starts = [lo for lo, _ in runs]
         lows = [lo for lo, _ in windows]
+        search = self.capital_seed.search
         found: list[int] = []
-        hit = self.capital_seed.search(text)
-        while hit is not None:
-            pos = hit.start()
-            k = bisect_right(run_starts, pos) - 1
-            if k >= 0 and self._run_word(text, runs[k], pos, windows, lows):
-                found.append(pos)
-            hit = self.capital_seed.search(text, pos + 1)
+        for lo, hi in windows:
+            # a hit is a word of a run that begins in the window: it lies before the end
+            # (and the character after it) of the last run beginning there
+            last = bisect_right(run_starts, hi - 1) - 1
+            stop = max(hi, runs[last][1] + 1) if last >= 0 else hi
+            hit = search(text, lo, stop)
+            while hit is not None:
+                pos = hit.start()
+                k = bisect_right(run_starts, pos) - 1
+                if k >= 0 and self._run_word(text, runs[k], pos, windows, lows):
+                    found.append(pos)
+                hit = search(text, pos + 1, stop)
         return found
 
     def _run_word(

@@ -92,8 +92,7 @@ def card_recognizers() -> list[PatternRecognizer]:
                 "card",
                 "credit",
                 "debit",
-                "visa",
-                "mastercard",
+                "visa",  # ("mastercard" holds "card")
                 "amex",
                 "cc",
                 "pay",

@@ -7,7 +7,7 @@ import gzip
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["Lexicons", "load_lexicons"]
+__all__ = ["Lexicons", "country_names", "load_lexicons"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,3 +230,18 @@ _EXTRA_COMMON = frozenset(
         "chinese",
     ]
 )
+
+
+def country_names() -> frozenset[str]:
+    """One-word country and territory names ("France", "Chile"), from phonenumbers' own data.
+
+    They are first or last names in the lexicons, but alone they almost always mean the place.
+    """
+    import phonenumbers
+    from phonenumbers import geocoder
+
+    names = (
+        geocoder._region_display_name(region, "en")  # phonenumbers has no public name lookup
+        for region in phonenumbers.SUPPORTED_REGIONS
+    )
+    return frozenset(n.lower() for n in names if n and " " not in n)

@@ -22,6 +22,7 @@ _PARTNER_JOIN = re.compile(r"(?:,[ \t]+|[ \t]+(?:and|&)[ \t]+)")
 _ABBREVIATED = frozenset({"inc", "ltd", "corp", "co", "bros", "assn"})
 _QUOTES = " \t>?*-|"  # what may lead a line of a quoted or bulleted signature
 _JOINS = frozenset({", ", " a", " &"})  # first two characters of a partnership join
+_OF_TAILS = frozenset({"f ", "m "})  # last two characters of " of " and " from "
 # (each literal is one scan of the text: role cues are kept to the common ones)
 _ORG_CUES = ("work", "employ", "joined", "acquired", "subsidiary", "customer of", "vendor",
              "company", "firm", "became", "agency", "year at", "intern", "account with",
@@ -114,7 +115,10 @@ def _maybe(
         for n, (lo, hi) in enumerate(runs)
         if text[hi : hi + 2] in _JOINS
         or not text[lo:hi].isalpha()
-        or text[max(0, lo - 6) : lo].endswith((" of ", " from "))
+        or (
+            text[lo - 2 : lo] in _OF_TAILS
+            and text[max(0, lo - 6) : lo].endswith((" of ", " from "))
+        )
         or (cue_ends and _cue_before(cue_ends, lo))
         or hi in after
         or text[hi : hi + 1] == "\n"
@@ -138,13 +142,14 @@ class OrganizationRecognizer:
         cue_ends = _cue_ends(index)
         after = _after_starts(index)
         skip_to = -1
+        candidate, under_name = self._candidate, self._under_name
         for n in _maybe(text, runs, cue_ends, after):
             run = runs[n]
             if run[0] < skip_to:
                 continue
             cue = bool(cue_ends) and _cue_before(cue_ends, run[0])
-            acts = run[1] in after or self._under_name(text, run)
-            if not cue and not acts and not self._candidate(text, run):
+            acts = run[1] in after or under_name(text, run)
+            if not cue and not acts and not candidate(text, run):
                 continue
             words = self._leading_words_off(text, run, run_words(index, run))
             found = self._decide(text, runs, n, words, cue, acts) if words else None
@@ -239,10 +244,13 @@ class OrganizationRecognizer:
         if _affiliation(text, run[0]):
             return True
         if chunk.isalpha():
-            if text[run[1] : run[1] + 2] not in _JOINS:
+            join = text[run[1] : run[1] + 2]
+            if join not in _JOINS:
                 return False
-            sons = _SONS_JOIN.match(text, run[1])  # "Thomas and Sons"
-            return chunk in self.lex.last_names or (sons is not None and sons["word"] in _SONS)
+            if chunk in self.lex.last_names:
+                return True
+            sons = _SONS_JOIN.match(text, run[1]) if join != ", " else None  # "Thomas and Sons"
+            return sons is not None and sons["word"] in _SONS
         last = chunk.rsplit(" ", 1)[-1]
         return last.lower() in self.suffixes or ("-" in chunk and " " not in chunk)
 

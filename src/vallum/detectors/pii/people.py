@@ -11,9 +11,16 @@ from bisect import bisect_left
 from collections.abc import Iterator
 
 from vallum.detectors.base import Match, TextIndex
-from vallum.detectors.pii.lexicons import Lexicons
+from vallum.detectors.pii.lexicons import Lexicons, country_names
 from vallum.detectors.pii.names_lower import LowerCaseNames
-from vallum.detectors.pii.words import NOT_NAMES, ORG_WORDS, STREET_WORDS, SUFFIXES, TITLES
+from vallum.detectors.pii.words import (
+    NOT_NAMES,
+    ORG_WORDS,
+    STREET_WORDS,
+    SUFFIXES,
+    TITLES,
+    title_at,
+)
 
 __all__ = ["PersonRecognizer", "Word", "run_words"]
 
@@ -90,21 +97,6 @@ def run_words(index: TextIndex, run: tuple[int, int]) -> list[Word]:
     return words
 
 
-def _country_names() -> frozenset[str]:
-    """One-word country and territory names ("France", "Chile"), from phonenumbers' own data.
-
-    They are first or last names in the lexicons, but alone they almost always mean the place.
-    """
-    import phonenumbers
-    from phonenumbers import geocoder
-
-    names = (
-        geocoder._region_display_name(region, "en")  # phonenumbers has no public name lookup
-        for region in phonenumbers.SUPPORTED_REGIONS
-    )
-    return frozenset(n.lower() for n in names if n and " " not in n)
-
-
 class PersonRecognizer:
     """Runs of capitalised words scored by first/last-name lexicons, titles and context."""
 
@@ -115,7 +107,7 @@ class PersonRecognizer:
         names = lexicons.first_names | lexicons.last_names
         # street types that are nobody's name ("Track", "Course"; not "Ford", "Chase")
         streets = {w.lower() for w in lexicons.street_suffixes if w not in names}
-        self.countries = _country_names()
+        self.countries = country_names()
         self.stop = (
             lexicons.common_words | ORG_WORDS | STREET_WORDS | NOT_NAMES | self.countries
         ) | streets
@@ -193,8 +185,7 @@ class PersonRecognizer:
 
     def _run(self, text: str, words: list[Word]) -> Match | None:
         stop = self.stop
-        titled = next((k for k, w in enumerate(words[:3]) if w[2] in TITLES), 0)
-        words = words[titled:]  # "Patient Mrs Deborah Burton": the name starts at the title
+        words = words[title_at(words) :]  # "Patient Mrs Deborah Burton": it starts at the title
         i, title = 0, None
         while i < len(words):
             word = words[i][2]
@@ -207,6 +198,8 @@ class PersonRecognizer:
             else:
                 break
             i += 1
+        if i == len(words) or _after_number(text, words[title if title is not None else i][0]):
+            return None  # "0998 Calvin Cove …": a street (decided before the costlier checks)
         j = i
         if (
             title is not None
@@ -228,8 +221,6 @@ class PersonRecognizer:
             return None
         start = words[title if title is not None else i][0]
         end = self._end(text, words, i, j)
-        if _after_number(text, start):
-            return None  # "0998 Calvin Cove …": a street
         score = self._score([w[2] for w in words[i:j]], title is not None, text, start)
         return Match("PERSON", start, end, score, "pii.person", "2") if score > 0 else None
 

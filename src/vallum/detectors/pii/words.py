@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["NOT_NAMES", "ORG_WORDS", "STREET_WORDS", "SUFFIXES", "TITLES"]
+__all__ = ["NOT_NAMES", "ORG_WORDS", "STREET_WORDS", "SUFFIXES", "TITLES", "title_at"]
 
 TITLES = frozenset(
     [
@@ -256,3 +256,13 @@ NOT_NAMES = frozenset(
         "chatbot",
     ]
 )
+
+
+def title_at(words: list[tuple[int, int, str]]) -> int:
+    """Where a title is among the first three words (start, end, text) of a run, or 0.
+
+    A loop, not ``next()`` over a generator: this runs for every candidate name."""
+    for k in range(min(3, len(words))):
+        if words[k][2] in TITLES:
+            return k
+    return 0
