@@ -123,7 +123,7 @@ INDEX_PIECES = [
 
 def test_ascii_index_patterns_match_the_unicode_ones() -> None:
     """The index's ASCII twins (numbers, capital runs) give the Unicode patterns' spans."""
-    from vallum.detectors.base import _CAP_RUN, _NUMBER, TextIndex
+    from vallum.detectors.textindex import _CAP_RUN, _NUMBER, TextIndex
 
     rng = random.Random(20251127)
     seen_ascii = 0
