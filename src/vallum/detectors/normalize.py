@@ -38,9 +38,8 @@ _SPACED = re.compile(r"(?<=[ .\-_*|/+\n])[A-Za-z](?:[ .\-_*|/+]{1,2}[A-Za-z]){3,
 # search for, and it occurs exactly where _SPACED does (the pre-filter of _collapse).
 _SPACED_HINT = re.compile(r"[ .\-_*|/+\n][A-Za-z](?:[ .\-_*|/+]{1,2}[A-Za-z]){3,}(?![A-Za-z])")
 _SPACED_SEP = re.compile(r"[ .\-_*|/+]")
-# (written so that a lone space fails at its first step: the common case stays cheap)
-_HSPACE = re.compile(r"[ \t\f\v\u00a0][\t\f\v\u00a0 ]+|[\t\f\v\u00a0]")
-_HSPACE_HINTS = ("  ", "\t", "\f", "\v", "\u00a0")  # _HSPACE matches only where one occurs
+_HSPACE_OTHER = "\t\f\v\u00a0"  # horizontal whitespace other than the space
+_SPACES = re.compile("  +")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _PUNCT_RUN = re.compile(r"([!-/:-@\[-`{-~])\1{3,}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
@@ -48,55 +47,45 @@ _HEX = re.compile(r"[0-9a-fA-F][0-9a-fA-F:, ]{19,}")
 _HEX_ESCAPED = re.compile(r"(?:\\x[0-9a-fA-F]{2}){6,}")
 _HEX_JUNK = re.compile(r"\\x|0x|[\s:,]")
 _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
-_WORD = re.compile(r"[a-z]+")
+_ASCII_CHAR = re.compile(r"[\x00-\x7f]")
 _LEET_TOKEN = re.compile(r"\b[a-z0-9@$]*[a-z][013457@$]+[a-z][a-z0-9@$]*\b")
 _LEET_CORE = re.compile(r"[a-z][013457@$]+[a-z]")  # every _LEET_TOKEN holds one: pre-filter
 _LEET = str.maketrans("013457@$", "oieastas")
 _LEET_MAX = 20  # leetspeak words are short; longer mixed tokens are ids and hashes
 _ROT13_HINT = re.compile(r"\brot-?13\b", re.IGNORECASE)
-_STOPWORDS = frozenset(
-    {
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "is",
-        "are",
-        "you",
-        "your",
-        "i",
-        "me",
-        "my",
-        "it",
-        "this",
-        "that",
-        "for",
-        "with",
-        "on",
-        "be",
-        "not",
-        "what",
-        "all",
-        "do",
-        "any",
-        "now",
-        "from",
-        "as",
-        "at",
-        "by",
-        "have",
-        "will",
-        "can",
-        "tell",
-        "give",
-        "show",
-        "please",
-    }
+_STOPWORD_TEXT = (
+    "the a an and or of to in is are you your i me my it this that for with on be not what"
+    " all do any now from as at by have will can tell give show please"
 )
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_STOPWORDS_BYTES = frozenset(word.encode() for word in _STOPWORDS)
+# the words whose rot13 is a stop word: the stop ratio of the rotated text, without rotating
+_ROT13_STOPWORDS = frozenset(codecs.encode(word, "rot13").encode() for word in _STOPWORDS)
+
+
+def _byte_classes(*classes: tuple[str, str]) -> bytes:
+    """A bytes.translate table: each ASCII character of a class to its mark, all else to '.'.
+
+    Every class holds only ASCII characters and UTF-8 encodes all other characters with bytes
+    >= 0x80, so a run of marks in the translated UTF-8 is exactly a run of the class in the
+    text: one C pass answers "can this regex match at all?" before the regex runs.
+    """
+    table = bytearray(b"." * 256)
+    for chars, mark in classes:
+        for char in chars:
+            table[ord(char)] = ord(mark)
+    return bytes(table)
+
+
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_LETTERS = _LOWER + _LOWER.upper()
+_PUNCT_CHARS = "".join(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum())
+_PUNCT_MARKS = _byte_classes((_PUNCT_CHARS, "p"))  # _PUNCT_RUN needs "pppp"
+_SPACED_MARKS = _byte_classes((_LETTERS, "a"), (" .-_*|/+", "s"))  # see _collapse
+_BASE64_MARKS = _byte_classes((_LETTERS + "0123456789+/_-", "b"))  # _BASE64 needs 16 "b"
+_HEX_MARKS = _byte_classes(("0123456789abcdefABCDEF:, ", "h"))  # _HEX needs 20 "h"
+_WORD_BYTES = bytes(c if chr(c) in _LOWER else 32 for c in range(256))  # [a-z] runs kept
+_LEET_MARKS = _byte_classes((_LOWER, "a"), ("013457@$", "1"))  # _LEET_CORE needs "a1", "1a"
 
 
 class NormalizeConfig(BaseModel):
@@ -171,6 +160,13 @@ class Normalizer:
         table: dict[str, str] = json.loads(raw)
         self._fold = str.maketrans(table)
         self._confusables = frozenset(table)
+        self._ascii_or_confusable = self._confusables.union(map(chr, range(128)))
+        # A superset of the table (all of it above U+FFFF as one range): sre looks BMP classes
+        # up in one table but tests astral characters one by one.
+        bmp = "".join(sorted(char for char in table if char <= "\uffff"))
+        astral = [char for char in table if char > "\uffff"]
+        span = f"{min(astral)}-{max(astral)}" if astral else ""
+        self._maybe_confusable = re.compile(f"[{bmp}{span}]")
 
     def normalize(self, text: str) -> Normalized:
         state = _State(budget=self.config.max_decoded_chars)
@@ -212,29 +208,35 @@ class Normalizer:
 
     def _fold_words(self, text: str, state: _State) -> str:
         """Fold the words that hold a confusable character; leave everything else alone."""
+        if self._maybe_confusable.search(text) is None:
+            return text
         pieces: list[str] = []
-        last = 0
+        last = kept = 0  # end of the last word looked at / of the last word folded
         for run in _NON_ASCII.finditer(text):
-            if last > run.start() or self._confusables.isdisjoint(run.group()):
+            begin = run.start()
+            chars = run.group()
+            if last > begin or self._confusables.isdisjoint(chars):
                 continue
-            start = run.start()
-            while start > last and _is_word_char(text[start - 1]):
-                start -= 1
-            end = _WORD_CHAR.match(text, run.start()).end()  # type: ignore[union-attr]
+            end = _WORD_CHAR.match(text, begin).end()  # type: ignore[union-attr]
             end = max(end, run.end())
-            pieces.append(text[last:start])
-            pieces.append(self._fold_word(text[start:end], state))
+            # a run holding a foreign letter leaves its word as it is: only its end matters
+            if self._confusables.issuperset(chars):
+                start = begin
+                while start > last and _is_word_char(text[start - 1]):
+                    start -= 1
+                pieces.append(text[kept:start])
+                pieces.append(self._fold_word(text[start:end], state))
+                kept = end
             last = end
         if not pieces:
             return text
-        pieces.append(text[last:])
+        pieces.append(text[kept:])
         return "".join(pieces)
 
     def _fold_word(self, word: str, state: _State) -> str:
-        foreign = [char for char in word if not char.isascii()]
-        if not all(char in self._confusables for char in foreign):
+        if not self._ascii_or_confusable.issuperset(word):
             return word  # a real word of another script, not a disguise
-        if len(foreign) < len(word):
+        if _ASCII_CHAR.search(word) is not None:
             state.note("homoglyph")  # mixed scripts inside one word
         return word.translate(self._fold)
 
@@ -245,9 +247,19 @@ class Normalizer:
 
         if "\n" in text:
             text = _BLANK_LINES.sub("\n", text)
-        if any(map(text.__contains__, _HSPACE_HINTS)):
-            text = _HSPACE.sub(" ", text)
-        text = _PUNCT_RUN.sub(r"\1\1\1", text)
+        # every run of horizontal whitespace becomes one space
+        for char in _HSPACE_OTHER:
+            if char in text:
+                text = text.replace(char, " ")
+        if "  " in text:
+            text = _SPACES.sub(" ", text)
+        data = _utf8(text)
+        if b"pppp" in data.translate(_PUNCT_MARKS):
+            text, runs = _PUNCT_RUN.subn(r"\1\1\1", text)
+            data = _utf8(text) if runs else data
+        marks = data.translate(_SPACED_MARKS)
+        if b"asas" not in marks and b"assas" not in marks:
+            return text  # no two single letters apart: _SPACED_HINT cannot match
         padded = " " + text
         if _SPACED_HINT.search(padded) is None:
             return text
@@ -256,13 +268,15 @@ class Normalizer:
     def _decodings(self, text: str, state: _State) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
         limit = self.config.max_candidates
-        for match in _BASE64.finditer(text):
-            if len(found) >= limit:
-                break
-            decoded = _from_base64(match.group())
-            if decoded is not None:
-                found.append(("base64", decoded))
-        hex_runs = _HEX.findall(text)
+        data = _utf8(text)
+        if b"bbbbbbbbbbbbbbbb" in data.translate(_BASE64_MARKS):
+            for match in _BASE64.finditer(text):
+                if len(found) >= limit:
+                    break
+                decoded = _from_base64(match.group())
+                if decoded is not None:
+                    found.append(("base64", decoded))
+        hex_runs = _HEX.findall(text) if b"h" * 20 in data.translate(_HEX_MARKS) else []
         if "\\x" in text:
             hex_runs += _HEX_ESCAPED.findall(text)
         for run in hex_runs:
@@ -271,7 +285,7 @@ class Normalizer:
             decoded = _from_hex(run)
             if decoded is not None:
                 found.append(("hex", decoded))
-        if len(_PERCENT.findall(text, 0, 100_000)) >= 4:
+        if text.count("%", 0, 100_000) >= 4 and len(_PERCENT.findall(text, 0, 100_000)) >= 4:
             found.append(("url_encoding", urllib.parse.unquote(text)))
         found.extend(self._words(text, state))
         return found
@@ -279,14 +293,21 @@ class Normalizer:
     def _words(self, text: str, state: _State) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
         sample = text[: self.config.rot13_sample_chars].lower()
-        words = _WORD.findall(sample)
-        # rotate only text that does not read as plain English already (or says "rot13")
-        if len(words) >= 4 and (_stop_ratio(words) < 0.12 or _ROT13_HINT.search(sample)):
-            rotated = codecs.encode(sample, "rot13")
-            turned = _stop_ratio(_WORD.findall(rotated))
-            if turned > 0.25 or _ROT13_HINT.search(sample):
-                found.append(("rot13", rotated))
-        if _LEET_CORE.search(sample) is None:
+        data = _utf8(sample)
+        words = data.translate(_WORD_BYTES).split()  # the [a-z]+ words, found in C
+        hint = "rot" in sample and _ROT13_HINT.search(sample) is not None
+        # rotate only text that says "rot13" or does not read as plain English but does once
+        # rotated (rot13 maps only ASCII letters: the rotated words are the words rotated)
+        if len(words) >= 4 and (
+            hint
+            or (
+                _stop_ratio(words, _STOPWORDS_BYTES) < 0.12
+                and _stop_ratio(words, _ROT13_STOPWORDS) > 0.25
+            )
+        ):
+            found.append(("rot13", codecs.encode(sample, "rot13")))
+        marks = data.translate(_LEET_MARKS)
+        if b"a1" not in marks or b"1a" not in marks or _LEET_CORE.search(sample) is None:
             return found  # no letter-digit-letter: no leetspeak token can match
         leet = [token for token in _LEET_TOKEN.findall(sample) if len(token) <= _LEET_MAX]
         if leet:
@@ -347,7 +368,11 @@ def _from_hex(token: str) -> str | None:
         return None
 
 
-def _stop_ratio(words: list[str]) -> float:
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # lone surrogates occur in JSON input
+
+
+def _stop_ratio(words: list[bytes], stopwords: frozenset[bytes]) -> float:
     if not words:
         return 0.0
-    return sum(map(_STOPWORDS.__contains__, words)) / len(words)
+    return sum(map(stopwords.__contains__, words)) / len(words)
