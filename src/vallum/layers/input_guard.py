@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from vallum.detectors.base import Match
+from vallum.detectors.base import Match, TextIndex
 from vallum.detectors.content import ContentDetector
 from vallum.detectors.injection import InjectionDetector, Trust
 from vallum.detectors.normalize import Normalizer
@@ -124,8 +124,9 @@ class InputGuard(Layer[InputGuardConfig]):
         verdicts = self.scan(part.text, part.source)
         matches: dict[str, list[Match]] = {}
         if part.source in self.config.span_sources:
+            index = TextIndex(part.text)  # one pre-filter pass, shared by both detectors
             for name, detector in (("secrets", self.secrets), ("pii", self.pii)):
-                found = detector.detect(part.text) if detector is not None else []
+                found = detector.detect(part.text, index) if detector is not None else []
                 if found:
                     matches[name] = found
                     verdicts.extend(_span_verdict(name, m, part.text) for m in found)
