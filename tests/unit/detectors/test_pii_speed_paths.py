@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from tests.support.recognizers import full_scan
 from vallum.detectors.base import PatternRecognizer
 from vallum.detectors.pii import PiiDetector
 from vallum.detectors.pii.crypto import crypto_recognizers
@@ -74,21 +75,6 @@ def test_digit_free_text_skips_numeric_recognizers() -> None:
     assert not _has_digit("Zürich") and not _has_digit("no digits here")
 
 
-def _plain(recognizer: PatternRecognizer) -> PatternRecognizer:
-    return PatternRecognizer(
-        recognizer.kind,
-        recognizer.pattern,
-        recognizer.score,
-        recognizer.name,
-        validator=recognizer.validator,
-        context=recognizer.context,
-        context_score=recognizer.context_score,
-        needs_context=recognizer.needs_context,
-        group=recognizer.group,
-        veto=recognizer.veto,
-    )
-
-
 PIECES = [
     "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "x1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
     "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", "00:1A:2B:3C:4D:5E", "aa-bb-cc-dd-ee-ff",
@@ -108,7 +94,7 @@ def test_token_seekers_find_what_a_full_scan_finds(recognizer: PatternRecognizer
     for _ in range(400):
         text = "".join(rng.choice(PIECES) for _ in range(rng.randrange(1, 8)))
         fast = [(m.start, m.end) for m in recognizer.find(text)]
-        full = [(m.start, m.end) for m in _plain(recognizer).find(text)]
+        full = full_scan(recognizer, text)
         assert fast == full, text
 
 

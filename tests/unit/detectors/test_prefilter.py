@@ -9,6 +9,7 @@ import phonenumbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.recognizers import full_scan
 from vallum.detectors.base import (
     Match,
     PatternRecognizer,
@@ -44,23 +45,6 @@ def _texts() -> st.SearchStrategy[str]:
     return pieces.map(" ".join)
 
 
-def _full_scan(recognizer: PatternRecognizer, text: str) -> list[tuple[int, int]]:
-    """What the recognizer's pattern finds scanning every character (no pre-filter)."""
-    plain = PatternRecognizer(
-        recognizer.kind,
-        recognizer.pattern,
-        recognizer.score,
-        recognizer.name,
-        validator=recognizer.validator,
-        context=recognizer.context,
-        context_score=recognizer.context_score,
-        needs_context=recognizer.needs_context,
-        group=recognizer.group,
-        veto=recognizer.veto,
-    )
-    return [(m.start, m.end) for m in plain.find(text)]
-
-
 PREFILTERED = [
     r
     for r in [
@@ -84,11 +68,11 @@ REWRITTEN = [
 
 @settings(max_examples=150, deadline=None)
 @given(_texts())
-def test_prefiltered_recognizers_match_a_full_scan(text: str) -> None:
+def test_prefiltered_recognizers_match_afull_scan(text: str) -> None:
     index = TextIndex(text)
     for recognizer in PREFILTERED:
         fast = [(m.start, m.end) for m in recognizer.find(text, index)]
-        assert fast == _full_scan(recognizer, text), recognizer.name
+        assert fast == full_scan(recognizer, text), recognizer.name
     for plain, fast_pattern in REWRITTEN:
         assert [m.span() for m in fast_pattern.finditer(text)] == [
             m.span() for m in re.finditer(plain, text)
@@ -96,7 +80,7 @@ def test_prefiltered_recognizers_match_a_full_scan(text: str) -> None:
     gated = [r for r in provider_recognizers() if isinstance(r, TokenGated)]
     for group in gated:
         found = [(m.start, m.end) for m in group.find(text, index)]
-        assert found == [s for member in group.members for s in _full_scan(member, text)]
+        assert found == [s for member in group.members for s in full_scan(member, text)]
 
 
 def test_numbers_and_runs() -> None:
