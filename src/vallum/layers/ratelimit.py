@@ -32,7 +32,7 @@ from vallum.ratelimit.backend import Adjustment, LimitBackend, open_backend
 from vallum.ratelimit.costs import Estimate, Price, PriceTable, actual_usage, output_budget
 from vallum.ratelimit.headers import rate_headers, refusal
 from vallum.ratelimit.meter import StreamMeter, output_room
-from vallum.ratelimit.resolve import Plan, Resolver, Rule
+from vallum.ratelimit.resolve import SETTLED_FROM, Plan, Resolver, Rule
 from vallum.ratelimit.spec import Charge, CounterState, Quota
 from vallum.ratelimit.tokens import TokenCounter, estimate_tokens
 
@@ -303,7 +303,7 @@ class Ratelimit(Layer[RatelimitConfig]):
             costs = _costs(actual, reservation.price)
             for (limit, slot), charge in zip(plan.slots, reservation.charges, strict=True):
                 delta = costs[slot] - charge.cost
-                if delta and slot > 1:  # requests and leases are not settled
+                if delta and slot >= SETTLED_FROM:
                     adjustments.append(
                         Adjustment.of(limit.key, limit.period, delta, reservation.at)
                     )

@@ -64,8 +64,7 @@ class StreamMeter:
         ``None`` while the room lasts; else ``text`` cut where the room ends."""
         if self.cut or len(pieces) <= self.seen:
             return None
-        for index in range(self.seen, len(pieces) - 1):
-            self.add(pieces[index])
+        self.catch_up(pieces, len(pieces) - 1)
         delta = pieces[-1]
         self.seen = len(pieces)
         kept = self.take(delta)
@@ -73,11 +72,13 @@ class StreamMeter:
             return None
         return text[: max(0, len(text) - len(delta))] + kept
 
-    def catch_up(self, pieces: list[str]) -> None:
-        """Count the pieces not seen yet (generated text after the last text delta)."""
-        for index in range(self.seen, len(pieces)):
+    def catch_up(self, pieces: list[str], end: int | None = None) -> None:
+        """Count the pieces not seen yet, up to ``end`` (default: all of them — generated
+        text after the last text delta)."""
+        end = len(pieces) if end is None else end
+        for index in range(self.seen, end):
             self.add(pieces[index])
-        self.seen = len(pieces)
+        self.seen = end
 
     def take(self, piece: str) -> str | None:
         """Count ``piece``: ``None`` if it fits in the room; else the start of it that

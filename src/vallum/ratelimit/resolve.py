@@ -19,7 +19,7 @@ from vallum.identity.model import compile_patterns
 from vallum.pipeline.exchange import Exchange
 from vallum.ratelimit.spec import Charge, Limit, Measure, Quota, Term, quota_terms
 
-__all__ = ["COST_SLOTS", "Plan", "Resolver", "Rule", "Scope", "counter_id"]
+__all__ = ["COST_SLOTS", "SETTLED_FROM", "Plan", "Resolver", "Rule", "Scope", "counter_id"]
 
 Scope = Literal["global", "key", "principal", "team", "ip", "cidr", "model", "key_model"]
 _PLAN_CACHE_SIZE = 4096  # distinct (caller, model, address) combinations; cleared when full
@@ -36,6 +36,8 @@ COST_SLOTS = {
     Measure.TOTAL_TOKENS: 4,
     Measure.SPEND: 5,
 }
+# requests and leases cost 1 whatever the call did: only the slots from here on are settled
+SETTLED_FROM = COST_SLOTS[Measure.INPUT_TOKENS]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/|-]{1,96}$")
 _SCOPE_CODE = {
     "global": "g",
