@@ -83,6 +83,8 @@ class InjectionDetector:
         version = self.model.version if self.model is not None else "no-model"
         bits = self.model.bits if self.model is not None else 19
         self.triggers = TriggerIndex(bits)
+        # the model reuses the trigger index's n-gram hashes when they are its own features
+        self._shared_hashes = self.model is not None and self.model.orders == ORDERS
         self.version = f"{_RULES_VERSION}+{version}"
 
     def threshold(self, trust: Trust) -> float:
@@ -115,9 +117,9 @@ class InjectionDetector:
             hashed = hash_joined(data, ORDERS, self.triggers.bits)
             hits = match_lowered(lowered, *self.triggers.candidates(lowered, hashed[0]))
         model_score = 0.0
-        if self.model is not None:  # the model reuses the index's n-gram hashes if it can
-            same = self.model.orders == ORDERS and self.model.bits == self.triggers.bits
-            model_score = self.model.max_score_prepared(data, hashed if same else None)
+        if self.model is not None:
+            shared = hashed if self._shared_hashes else None
+            model_score = self.model.max_score_prepared(data, shared)
         evasion = min(1.0, sum(_EVASION_WEIGHT.get(e.kind, 0.0) for e in normalized.evasions))
         boosted = model_score + evasion * (1.0 - model_score)
         rule_score = max((hit.score for hit in hits), default=0.0)
