@@ -291,7 +291,7 @@ def test_resp_replies_parse_across_any_split() -> None:
 
 
 class _Silent:
-    """A server that accepts, answers the connection set-up (two SCRIPT LOADs), then
+    """A server that accepts, answers the connection set-up (four SCRIPT LOADs), then
     never answers again: a hung Redis."""
 
     def __init__(self) -> None:
@@ -305,9 +305,9 @@ class _Silent:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         seen = b""
         while (data := await reader.read(65536)) != b"":
-            before = min(2, seen.count(b"$6\r\nSCRIPT\r\n"))
+            before = min(4, seen.count(b"$6\r\nSCRIPT\r\n"))
             seen += data
-            writer.write(b"+OK\r\n" * (min(2, seen.count(b"$6\r\nSCRIPT\r\n")) - before))
+            writer.write(b"+OK\r\n" * (min(4, seen.count(b"$6\r\nSCRIPT\r\n")) - before))
         writer.close()
 
     async def stop(self) -> None:
@@ -353,3 +353,64 @@ async def test_settle_is_sent_again_when_its_script_was_flushed(
     finally:
         await backend.drop()
         await backend.close()
+
+
+async def test_renewed_leases_outlive_their_ttl_until_renewals_stop(
+    factory: Factory, clock: FakeClock
+) -> None:
+    backend = factory()
+    assert (await reserve(backend, clock, Charge(conc(1), 1), lease="a")).admitted
+    for _ in range(4):  # renewed every 20 s of a 30 s TTL: "a" keeps its slot for 80 s
+        clock.advance(20)
+        assert await backend.renew([("k:a:conc", "a"), ("k:a:conc", "gone")], clock.now(), 30) == 1
+        assert not (await reserve(backend, clock, Charge(conc(1), 1), lease="b")).admitted
+    clock.advance(30.5)  # its instance died: no more renewals, the slot frees within the TTL
+    assert await backend.renew([("k:a:conc", "a")], clock.now(), 30) == 0  # expired: stays gone
+    assert (await reserve(backend, clock, Charge(conc(1), 1), lease="c")).admitted
+
+
+async def test_release_by_lease_id_is_idempotent_and_beats_a_late_reserve(
+    factory: Factory, clock: FakeClock
+) -> None:
+    backend = factory()
+    assert (await reserve(backend, clock, Charge(conc(1), 1), lease="a")).admitted
+    for _ in range(2):  # released twice: the second is a no-op
+        await backend.release(["k:a:conc"], "a", clock.now(), 30)
+    # a reserve whose caller gave up (and released its lease) lands only now: it takes nothing
+    await backend.release(["k:a:conc"], "late", clock.now(), 30)
+    assert not (await reserve(backend, clock, Charge(conc(1), 1), lease="late")).admitted
+    assert (await reserve(backend, clock, Charge(conc(1), 1), lease="b")).admitted
+
+
+async def test_a_reserve_that_timed_out_in_a_stall_holds_no_slot_once_released(
+    redis_url: str, unique_prefix: str, clock: FakeClock
+) -> None:
+    """A stall longer than the timeout: the reserves fail here but run in Redis when the
+    stall ends; their releases land before (first call) or after (second) them."""
+    proxy = TcpProxy(6379).start()
+    stalled = RedisLimits(proxy.url, prefix=unique_prefix, timeout=0.3)
+    direct = RedisLimits(redis_url, prefix=unique_prefix)
+    try:
+        assert (await reserve(stalled, clock, Charge(conc(2), 1), lease="warm")).admitted
+        await direct.release(["k:a:conc"], "warm", clock.now(), 30)
+        proxy.pause()
+        leases = ("early-release", "late-release")  # both sent on the one open connection
+        calls = [reserve(stalled, clock, Charge(conc(2), 1), lease=lease) for lease in leases]
+        failed = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(f, StorageError) for f in failed)
+        await direct.release(["k:a:conc"], "early-release", clock.now(), 30)
+        proxy.resume()
+        for _ in range(100):  # the held reserves reach Redis: only the second takes a slot
+            if await direct.renew([("k:a:conc", "late-release")], clock.now(), 30):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the stalled reserve never ran")
+        await direct.release(["k:a:conc"], "late-release", clock.now(), 30)
+        assert (await reserve(direct, clock, Charge(conc(2), 1), lease="b")).admitted
+        assert (await reserve(direct, clock, Charge(conc(2), 1), lease="c")).admitted
+    finally:
+        await direct.drop()
+        await direct.close()
+        await stalled.close()
+        proxy.stop()

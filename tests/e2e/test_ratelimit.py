@@ -161,6 +161,110 @@ def test_redis_stopped_mid_test_and_recovery(
         proxy.stop()
 
 
+def _slow_stream_setup(upstream: ServerThread) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A provider whose streams run ~10 s (200 events 50 ms apart), and such a call."""
+    slow = {"name": "inproc", "type": "mock", "mock": {"chunks": 200, "chunk_gap": 0.05}}
+    providers = [*gateway_config(upstream.url)["providers"][:2], slow]
+    long_text = " ".join(f"w{i}" for i in range(400))
+    body = {
+        **CHAT,
+        "model": "inproc-echo",
+        "stream": True,
+        "max_tokens": 1000,
+        "messages": [{"role": "user", "content": long_text}],
+    }
+    return providers, body
+
+
+def _leases_held(redis_url: str, prefix: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        now = time.time()
+        return sum(
+            int(client.zcount(key, now, "+inf"))
+            for key in client.scan_iter(match="{" + prefix + ":rl}:*conc")
+        )
+    finally:
+        client.close()
+
+
+def test_a_redis_stall_longer_than_the_timeout_leaves_no_slot_taken(
+    upstream: ServerThread, servers: list[ServerThread], redis_url: str, unique_prefix: str
+) -> None:
+    """Two calls whose reserves time out in a stall (503) but run in Redis when it ends:
+    their leases are released by id, so both slots are free again within 5 s."""
+    proxy = TcpProxy(6379).start()
+    try:
+        layer = {
+            "type": "ratelimit",
+            "url": proxy.url,
+            "key_prefix": unique_prefix,
+            "backend_timeout": 0.3,
+            "limits": [{"scope": "ip", "max_concurrent": 2}],
+        }
+        providers, body = _slow_stream_setup(upstream)
+        servers.append(gw := start(upstream.url, layer, providers=providers))
+
+        async def stalled() -> list[int]:
+            async with httpx.AsyncClient(base_url=gw.url, timeout=10) as http:
+                assert (await http.post("/v1/chat/completions", json=CHAT)).status_code == 200
+                proxy.pause()
+                replies = await asyncio.gather(
+                    *[http.post("/v1/chat/completions", json=CHAT) for _ in range(2)]
+                )
+                return [r.status_code for r in replies]
+
+        assert asyncio.run(stalled()) == [503, 503]
+        proxy.resume()
+        recovered = time.monotonic()
+        while _leases_held(redis_url, unique_prefix) and time.monotonic() - recovered < 5:
+            time.sleep(0.05)
+        assert _leases_held(redis_url, unique_prefix) == 0
+        with (
+            httpx.Client(base_url=gw.url, timeout=10) as http,
+            http.stream("POST", "/v1/chat/completions", json=body) as one,
+            http.stream("POST", "/v1/chat/completions", json=body) as two,
+        ):
+            assert (one.status_code, two.status_code) == (200, 200)  # both slots are free
+            busy = http.post("/v1/chat/completions", json=CHAT)
+            assert busy.status_code == 429
+            error = busy.json()["error"]
+            assert (error["code"], error["type"]) == ("rate_limit_exceeded", "concurrency")
+            assert "concurrent requests" in error["message"]
+            assert busy.headers["retry-after"] == "1"
+    finally:
+        proxy.stop()
+
+
+def test_a_stream_longer_than_the_lease_ttl_keeps_its_slot(
+    upstream: ServerThread, servers: list[ServerThread], redis_url: str, unique_prefix: str
+) -> None:
+    """Leases of 3 s renewed every second: a ~10 s stream keeps its one slot throughout."""
+    layer = {
+        "type": "ratelimit",
+        "url": redis_url,
+        "key_prefix": unique_prefix,
+        "lease_ttl": 3,
+        "limits": [{"scope": "ip", "max_concurrent": 1}],
+    }
+    providers, body = _slow_stream_setup(upstream)
+    timeouts = {"read": 2.0, "total": 30.0, "stream_idle": 2.0}
+    servers.append(gw := start(upstream.url, layer, providers=providers, timeouts=timeouts))
+    with (
+        httpx.Client(base_url=gw.url, timeout=10) as http,
+        http.stream("POST", "/v1/chat/completions", json=body) as stream,
+    ):
+        assert stream.status_code == 200
+        chunks = stream.iter_bytes()
+        next(chunks)
+        started = time.monotonic()
+        while time.monotonic() - started < 4.5:  # past the TTL: renewed, not expired
+            next(chunks)
+        assert http.post("/v1/chat/completions", json=CHAT).status_code == 429
+
+
 # --- streams: usage asked for and hidden, or counted from the streamed text ---
 
 STREAM_TEXT = "one two three four five six seven eight nine ten"

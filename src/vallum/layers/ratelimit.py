@@ -2,7 +2,8 @@
 
 Before the call, one atomic check-and-reserve charges every applicable limit (all or
 nothing); after it, one settle corrects token and spend windows to real usage and
-releases the concurrency lease.
+releases the concurrency lease. Leases are short and renewed while the call runs
+(``ratelimit.leases``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -31,6 +33,7 @@ from vallum.pipeline.layer import (
 from vallum.ratelimit.backend import Adjustment, LimitBackend, open_backend
 from vallum.ratelimit.costs import Estimate, Price, PriceTable, actual_usage, output_budget
 from vallum.ratelimit.headers import rate_headers, refusal
+from vallum.ratelimit.leases import LeaseKeeper
 from vallum.ratelimit.meter import StreamMeter, output_room
 from vallum.ratelimit.resolve import SETTLED_FROM, Plan, Resolver, Rule
 from vallum.ratelimit.spec import Charge, CounterState, Quota
@@ -102,7 +105,13 @@ class RatelimitConfig(LayerConfig):
         description="Completion tokens reserved when max_tokens is unset.",
     )
     lease_ttl: float = Field(
-        900.0, ge=1, le=86_400, description="Seconds a concurrency lease lives if never released."
+        30.0,
+        ge=1,
+        le=86_400,
+        description=(
+            "Seconds a concurrency lease lives unless renewed; renewed every third of it "
+            "while the call runs, so a crashed instance's slots free within this."
+        ),
     )
     backend_timeout: float = Field(
         1.0, gt=0, le=30, description="Seconds to wait for the counter backend."
@@ -143,6 +152,7 @@ class Ratelimit(Layer[RatelimitConfig]):
         self.prices = PriceTable(config.prices)
         self.tokens = TokenCounter(exact=config.tokenizer == "exact")
         self.backend: LimitBackend | None = None
+        self.leases: LeaseKeeper | None = None
         self.open_admits = 0  # calls admitted unchecked because the backend failed (open mode)
         self._pending: dict[int, _Reservation] = {}
         # lease ids: unique per instance (random prefix) and per call (sequence), no syscall
@@ -166,9 +176,25 @@ class Ratelimit(Layer[RatelimitConfig]):
             prefix=self.config.key_prefix,
             workers=workers,
             timeout=self.config.backend_timeout,
+            on_lost=self._lost,
         )
+        self.leases = LeaseKeeper(
+            self.backend, self.context.clock, self.config.lease_ttl, self._live_leases
+        )
+        self.leases.start()
+
+    def _live_leases(self) -> list[tuple[str, str]]:
+        """(lease key, lease id) of every call in flight here that holds a lease."""
+        return [(key, r.lease_id) for r in self._pending.values() for key in r.plan.leases]
+
+    def _lost(self, lease_keys: Sequence[str], lease_id: str) -> None:
+        if self.leases is not None:
+            self.leases.release_later(lease_keys, lease_id)
 
     async def stop(self) -> None:
+        if self.leases is not None:
+            await self.leases.stop()
+            self.leases = None
         if self.backend is not None:
             try:
                 await self.backend.close()
@@ -216,6 +242,8 @@ class Ratelimit(Layer[RatelimitConfig]):
         try:
             verdict = await backend.reserve(charges, lease_id, now, self.config.lease_ttl)
         except StorageError:
+            # it may still run in the backend (a timeout, not a refusal): free its lease
+            self._lost(plan.leases, lease_id)
             return self._unavailable(exchange)
         if not verdict.admitted:
             return refusal(charges, verdict.states, exchange.wire, now)
@@ -311,9 +339,10 @@ class Ratelimit(Layer[RatelimitConfig]):
             await self.backend.settle(adjustments, reservation.plan.leases, reservation.lease_id)
         except StorageError:
             log.warning(
-                "rate-limit settle failed; leases will expire by TTL",
+                "rate-limit settle failed; its leases are released later",
                 extra={"request_id": exchange.request_id},
             )
+            self._lost(reservation.plan.leases, reservation.lease_id)
 
     def _actual(self, exchange: Exchange, reservation: _Reservation | None) -> Estimate:
         reserved = _NOTHING if reservation is None else reservation.estimate

@@ -1,4 +1,4 @@
-"""The limit backend interface (one reserve, one settle, each a single atomic step) and its choice.
+"""The limit backend interface (reserve, settle, renew, release: each atomic) and its choice.
 
 ``memory://`` (and ``sqlite://`` with one worker) count in this process; ``redis://`` counts
 in Redis, shared by every instance. Any other backend is refused at start-up: limits are
@@ -8,7 +8,7 @@ never silently counted per instance.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 from vallum.errors import ConfigError, DependencyMissingError
@@ -53,11 +53,34 @@ class LimitBackend(Protocol):
         """
         ...
 
+    async def renew(self, leases: Sequence[tuple[str, str]], now: float, lease_ttl: float) -> int:
+        """Give each live lease ``(lease key, lease id)`` the expiry ``now + lease_ttl``;
+        released or expired ones stay gone. Returns how many were renewed."""
+        ...
+
+    async def release(
+        self, lease_keys: Sequence[str], lease_id: str, now: float, lease_ttl: float
+    ) -> None:
+        """Free ``lease_id`` whatever became of its reserve (idempotent): a reserve with
+        this lease id that lands later (it timed out here, but reached the backend) takes
+        nothing. For calls whose reserve or settle failed."""
+        ...
+
     async def close(self) -> None: ...
 
 
-def open_backend(url: str, *, prefix: str, workers: int = 1, timeout: float = 1.0) -> LimitBackend:
-    """The backend named by ``url``'s scheme (``storage.counters_url`` unless overridden)."""
+def open_backend(
+    url: str,
+    *,
+    prefix: str,
+    workers: int = 1,
+    timeout: float = 1.0,
+    on_lost: Callable[[Sequence[str], str], None] | None = None,
+) -> LimitBackend:
+    """The backend named by ``url``'s scheme (``storage.counters_url`` unless overridden).
+
+    ``on_lost(lease_keys, lease_id)``: called when a settle sent without waiting failed
+    later, so the caller can release the leases by id (in-process backends never fail)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "memory" or (scheme == "sqlite" and workers == 1):
         from vallum.ratelimit.memory import MemoryLimits
@@ -70,7 +93,7 @@ def open_backend(url: str, *, prefix: str, workers: int = 1, timeout: float = 1.
             raise DependencyMissingError(
                 "the redis rate-limit backend needs: pip install 'vallum[redis]'"
             ) from exc
-        return RedisLimits(url, prefix=prefix, timeout=timeout)
+        return RedisLimits(url, prefix=prefix, timeout=timeout, on_lost=on_lost)
     raise ConfigError(
         "the ratelimit layer needs counters in memory:// (one process) or redis:// "
         "(shared); it never counts per instance behind a shared store",

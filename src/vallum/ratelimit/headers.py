@@ -147,5 +147,15 @@ def refusal(
             f"Rate limit reached on {_describe(charge)}. "
             f"Please try again in {format_duration(wait)}."
         )
-    kind = "requests" if charge.limit.measure is Measure.REQUESTS else "tokens"
-    return Deny(429, "rate_limit_exceeded", message, kind, headers=headers)
+    return Deny(429, "rate_limit_exceeded", message, _error_type(charge), headers=headers)
+
+
+def _error_type(charge: Charge) -> str:
+    """The error ``type``: which kind of limit refused (``requests``, ``tokens``,
+    ``concurrency``); budgets answer ``insufficient_quota`` above."""
+    measure = charge.limit.measure
+    if measure is Measure.REQUESTS:
+        return "requests"
+    if measure is Measure.CONCURRENT:
+        return "concurrency"
+    return "tokens"

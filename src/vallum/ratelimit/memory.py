@@ -26,11 +26,14 @@ class MemoryLimits:
         self._rates: dict[str, float] = {}
         self._windows: dict[str, tuple[WindowState, float]] = {}
         self._leases: dict[str, dict[str, float]] = {}
+        self._released: dict[str, float] = {}  # lease id -> until when its reserve is refused
         self._ops = 0
 
     async def reserve(
         self, charges: Sequence[Charge], lease_id: str, now: float, lease_ttl: float
     ) -> Verdict:
+        if self._released and lease_id in self._released:
+            return Verdict(False, ())  # released before its reserve ran: take nothing
         states: list[CounterState] = []
         news: list[object] = []
         admitted = True
@@ -110,6 +113,22 @@ class MemoryLimits:
                 if not leases:
                     del self._leases[key]
 
+    async def renew(self, leases: Sequence[tuple[str, str]], now: float, lease_ttl: float) -> int:
+        renewed = 0
+        for key, lease_id in leases:
+            held = self._leases.get(key)
+            at = None if held is None else held.get(lease_id)
+            if held is not None and at is not None and at > now:
+                held[lease_id] = now + lease_ttl
+                renewed += 1
+        return renewed
+
+    async def release(
+        self, lease_keys: Sequence[str], lease_id: str, now: float, lease_ttl: float
+    ) -> None:
+        await self.settle((), lease_keys, lease_id)
+        self._released[lease_id] = now + lease_ttl
+
     def _sweep(self, now: float) -> None:
         """Forget counters that are back to empty, so memory follows live traffic only."""
         self._rates = {k: tat for k, tat in self._rates.items() if tat > now}
@@ -121,6 +140,7 @@ class MemoryLimits:
             for k, leases in self._leases.items()
             if (live := {i: at for i, at in leases.items() if at > now})
         }
+        self._released = {i: until for i, until in self._released.items() if until > now}
 
     async def close(self) -> None:
         self._rates.clear()

@@ -8,8 +8,13 @@ The hot path is one ``EVALSHA`` per call, written as bytes: each limit's key and
 constant arguments are encoded once and memoised (bounded), only the cost, the clock and
 the lease id are encoded per call. ``settle`` does not wait for its reply: it is written
 with the connection's next command or at the end of the event-loop iteration, and Redis
-runs it before anything sent after it; a failure is logged. Scripts are loaded when a
-connection opens; a ``NOSCRIPT`` (a flushed script cache) falls back to ``EVAL`` once.
+runs it before anything sent after it; a failure is logged and handed to ``on_lost`` (the
+layer then releases the leases by id). Scripts are loaded when a connection opens; a
+``NOSCRIPT`` (a flushed script cache) falls back to ``EVAL`` once.
+
+A call holding a lease passes the key of its release mark with its reserve: a reserve
+that timed out here may still run in Redis later, and ``release`` (mark + removal) makes
+sure it then takes nothing, in whichever order the two land.
 """
 
 from __future__ import annotations
@@ -18,14 +23,14 @@ import asyncio
 import hashlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
 from vallum.errors import StorageError
 from vallum.ratelimit.backend import Adjustment
 from vallum.ratelimit.resp import ReplyError, RespClient, encode_command
-from vallum.ratelimit.spec import Charge, CounterState, Limit, Verdict
+from vallum.ratelimit.spec import Charge, CounterState, Limit, Measure, Verdict
 
 __all__ = ["RedisLimits", "load_script"]
 
@@ -33,6 +38,8 @@ log = logging.getLogger("vallum.ratelimit")
 _ALGORITHM_CODE = {"rate": b"r", "window": b"w", "lease": b"l"}
 _MEMO_SIZE = 8192  # distinct limits whose encoding is kept; cleared whole when full
 _ONE = b"$1\r\n1\r\n"  # the cost of most charges (requests, leases)
+_RENEW_BATCH = 512  # leases renewed per script call
+_CONCURRENT = Measure.CONCURRENT
 
 
 def load_script(name: str) -> str:
@@ -74,13 +81,22 @@ class RedisLimits:
 
     name = "redis"
 
-    def __init__(self, url: str, *, prefix: str, timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        timeout: float = 1.0,
+        on_lost: Callable[[Sequence[str], str], None] | None = None,
+    ) -> None:
         self.tag = "{" + prefix + ":rl}:"
         self._reserve = _Script("reserve")
         self._settle = _Script("settle")
-        self._client = RespClient(
-            url, timeout=timeout, on_connect=(self._reserve.load, self._settle.load)
-        )
+        self._renew = _Script("renew")
+        self._release = _Script("release")
+        scripts = (self._reserve, self._settle, self._renew, self._release)
+        self._client = RespClient(url, timeout=timeout, on_connect=[s.load for s in scripts])
+        self._on_lost = on_lost
         self._keys: dict[str, bytes] = {}
         # counter key -> (the limit, its encoded key, its encoded constant arguments);
         # keyed by the key string, whose hash Python caches (a Limit hashes five fields)
@@ -118,15 +134,21 @@ class RedisLimits:
         self, charges: Sequence[Charge], lease_id: str, now: float, lease_ttl: float
     ) -> Verdict:
         keys: list[bytes] = []
-        args = [_bulk(repr(now).encode()), _bulk(lease_id.encode()), self._ttl(lease_ttl)]
+        lease = _bulk(lease_id.encode())
+        args = [_bulk(repr(now).encode()), lease, self._ttl(lease_ttl)]
+        leases = False
         for limit, cost in charges:
             _, key, constant = self._limit(limit)
             keys.append(key)
             args.append(constant)
             args.append(_ONE if cost == 1 else _bulk(b"%d" % cost))
-        count = len(charges)
+            leases = leases or limit.measure is _CONCURRENT
+        if leases:
+            keys.append(self._mark(lease_id))
+        count = len(keys)
+        parts = count + 3 + 4 * len(charges)  # each constant is three arguments
         body = b"".join(keys) + b"".join(args)
-        reply = await self._run("ratelimit.reserve", self._reserve, count, count * 5 + 3, body)
+        reply = await self._run("ratelimit.reserve", self._reserve, count, parts, body)
         states = []
         for i in range(1, len(reply), 4):
             allowed = reply[i] == 1
@@ -155,18 +177,24 @@ class RedisLimits:
         parts = len(keys) + len(args)
         try:
             reply = await self._client.send(self._settle.head(parts, len(keys)) + body)
-        except StorageError as exc:
+        except StorageError as exc:  # the caller hands the leases on
             raise StorageError(
                 "rate-limit backend unavailable", context={"backend": "redis", "op": "settle"}
             ) from exc
         # Not awaited: the caller's task has nothing to wait for, and any later command on
         # this connection runs after this one in Redis. The reply is checked when it comes.
-        reply.add_done_callback(lambda done: self._settled(done, (parts, len(keys), body)))
+        lost = (tuple(lease_keys), lease_id)
+        reply.add_done_callback(lambda done: self._settled(done, (parts, len(keys), body), lost))
 
-    def _settled(self, done: asyncio.Future[Any], retry: tuple[int, int, bytes] | None) -> None:
+    def _settled(
+        self,
+        done: asyncio.Future[Any],
+        retry: tuple[int, int, bytes] | None,
+        lost: tuple[Sequence[str], str],
+    ) -> None:
         """A settle's reply: on ``NOSCRIPT`` (a flushed script cache) it is sent once more
-        with ``EVAL`` (``retry``: its parts, keys and body); failures are logged, and the
-        leases then expire by their TTL."""
+        with ``EVAL`` (``retry``: its parts, keys and body); failures are logged and the
+        leases (``lost``: their keys and id) handed to ``on_lost``."""
         reply = None if done.cancelled() or done.exception() else done.result()
         if (
             retry is not None
@@ -177,11 +205,41 @@ class RedisLimits:
             try:
                 again = self._client.resend(self._settle.head(parts, keys, by_sha=False) + body)
             except StorageError:
-                log.warning("rate-limit settle failed; leases will expire by TTL")
+                self._lost(lost)
                 return
-            again.add_done_callback(lambda retried: self._settled(retried, None))
+            again.add_done_callback(lambda retried: self._settled(retried, None, lost))
         elif not isinstance(reply, int):
-            log.warning("rate-limit settle failed; leases will expire by TTL")
+            self._lost(lost)
+
+    def _lost(self, lost: tuple[Sequence[str], str]) -> None:
+        log.warning("rate-limit settle failed; its leases are released later or expire")
+        if self._on_lost is not None and lost[0]:
+            self._on_lost(*lost)
+
+    def _mark(self, lease_id: str) -> bytes:
+        """The encoded key of a lease id's release mark (not memoised: one per call)."""
+        return _bulk((self.tag + "released:" + lease_id).encode("utf-8"))
+
+    async def renew(self, leases: Sequence[tuple[str, str]], now: float, lease_ttl: float) -> int:
+        renewed = 0
+        head = [_bulk(repr(now).encode()), _bulk(repr(now + lease_ttl).encode())]
+        head.append(_bulk(b"%d" % (math.ceil(lease_ttl * 1000) + 60_000)))
+        for start in range(0, len(leases), _RENEW_BATCH):
+            batch = leases[start : start + _RENEW_BATCH]
+            keys = [self._key(key) for key, _ in batch]
+            ids = [_bulk(lease_id.encode()) for _, lease_id in batch]
+            body = b"".join(keys) + b"".join(head) + b"".join(ids)
+            parts = len(keys) + len(head) + len(ids)
+            renewed += int(await self._run("ratelimit.renew", self._renew, len(keys), parts, body))
+        return renewed
+
+    async def release(
+        self, lease_keys: Sequence[str], lease_id: str, now: float, lease_ttl: float
+    ) -> None:
+        keys = [self._key(key) for key in lease_keys] + [self._mark(lease_id)]
+        args = [_bulk(lease_id.encode()), _bulk(b"%d" % (math.ceil(lease_ttl * 1000) + 1000))]
+        body = b"".join(keys) + b"".join(args)
+        await self._run("ratelimit.release", self._release, len(keys), len(keys) + 2, body)
 
     async def _run(self, op: str, script: _Script, keys: int, parts: int, body: bytes) -> Any:
         try:

@@ -154,6 +154,7 @@ async def test_concurrency_lease_is_released_on_completion(make: Make) -> None:
     assert await layer.on_request(first) is None
     deny = denied(await layer.on_request(call(who=who)))
     assert deny.code == "rate_limit_exceeded" and deny.headers["retry-after"] == "1"
+    assert deny.error_type == "concurrency"  # which limit refused: not "tokens"
     failed = Outcome(status=499, error_code=None, decided_by=None, duration=1.0)
     first.status, first.stream_outcome = 499, "client_disconnected"
     await layer.on_complete(first, failed)

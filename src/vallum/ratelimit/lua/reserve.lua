@@ -1,13 +1,17 @@
 -- All-or-nothing check-and-reserve over every limit of one call (mirrors algorithms.py).
--- KEYS[i]: counter i. ARGV[1] now (caller's clock), ARGV[2] lease id, ARGV[3] lease TTL (s),
+-- KEYS[i]: counter i (n of them); KEYS[n+1], when present: the lease id's release mark.
+-- ARGV[1] now (caller's clock), ARGV[2] lease id, ARGV[3] lease TTL (s),
 -- then per counter i: ARGV[4i], ARGV[4i+1], ARGV[4i+2], ARGV[4i+3] =
 --   algorithm ('r' GCRA, 'w' sliding window, 'l' lease), limit, period (s), cost.
 -- Returns {admitted, then per counter: allowed, remaining, reset_ms, retry_ms (-1: never)}.
--- Nothing is written unless every counter has room. Cheap by design (it runs on every
--- call): one read per counter, reply values in one table, numbers handed to redis.call
+-- Nothing is written unless every counter has room, nor when the release mark exists: the
+-- call timed out waiting for this reply and released its lease already (release.lua), so
+-- this reserve, landing late, must take nothing ({0} alone is returned).
+-- Cheap by design (it runs on every call): one read per counter, reply values in one table, numbers handed to redis.call
 -- as numbers (Redis formats them with %.17g: exact), and a window in the same bucket
 -- written with one HINCRBY (its TTL, set when the bucket began, still covers it).
 local now = tonumber(ARGV[1])
+local n = (#ARGV - 3) / 4
 local EPS = 1e-9
 local floor, ceil = math.floor, math.ceil
 local call = redis.call
@@ -18,12 +22,15 @@ local function ms(seconds)
   return v
 end
 
+if #KEYS > n and redis.call('EXISTS', KEYS[n + 1]) == 1 then return {0} end
+
 local out = {1}
 local o = 1
 local algos, news, aux = {}, {}, {}
 local admitted = true
 
-for i, key in ipairs(KEYS) do
+for i = 1, n do
+  local key = KEYS[i]
   local a = 4 * i
   local algo = ARGV[a]
   local limit, period, cost = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
@@ -115,7 +122,8 @@ if not admitted then
   return out
 end
 local lease_id, lease_ttl = ARGV[2], tonumber(ARGV[3])
-for i, key in ipairs(KEYS) do
+for i = 1, n do
+  local key = KEYS[i]
   local algo = algos[i]
   if algo == 'r' then
     local new_tat = news[i]
