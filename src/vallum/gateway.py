@@ -67,12 +67,14 @@ class Gateway:
     async def start(self) -> None:
         urls = self.config.storage
         _ensure_sqlite_dir(urls.url)
-        self._storage = await open_storage(urls.url, clock=self.clock)
+        self._storage = await open_storage(urls.url, clock=self.clock, namespace=urls.namespace)
         if urls.counters_url == urls.url:
             self._counters = self._storage
         else:
             _ensure_sqlite_dir(urls.counters_url)
-            self._counters = await open_storage(urls.counters_url, clock=self.clock)
+            self._counters = await open_storage(
+                urls.counters_url, clock=self.clock, namespace=urls.namespace
+            )
         if identity_wanted(self):
             self.identity = open_identity(self._storage, self._counters, self.clock)
             await self.identity.start()

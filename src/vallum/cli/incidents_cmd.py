@@ -30,7 +30,7 @@ async def _with_store(args: argparse.Namespace, action: Callable[[Storage], Awai
 
     config = resolve_config(args.config)
     _ensure_sqlite_dir(config.storage.url)
-    storage = await open_storage(config.storage.url)
+    storage = await open_storage(config.storage.url, namespace=config.storage.namespace)
     try:
         return await action(storage)
     finally:

@@ -45,11 +45,13 @@ async def _with_identity(
     from vallum.gateway import _ensure_sqlite_dir
 
     _ensure_sqlite_dir(config.storage.url)
-    storage: Storage = await open_storage(config.storage.url)
+    storage: Storage = await open_storage(config.storage.url, namespace=config.storage.namespace)
     counters = storage
     try:
         if config.storage.counters_url != config.storage.url:
-            counters = await open_storage(config.storage.counters_url)
+            counters = await open_storage(
+                config.storage.counters_url, namespace=config.storage.namespace
+            )
         return await action(open_identity(storage, counters, SystemClock()))
     finally:
         if counters is not storage:

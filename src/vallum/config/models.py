@@ -210,6 +210,11 @@ class StorageConfig(_Strict):
         max_length=2048,
         description="Counters and hot state: memory:// (one process) or redis://.",
     )
+    namespace: str = Field(
+        "vallum",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$",
+        description="Prefix of every key (Redis) and schema name (PostgreSQL) of this gateway.",
+    )
 
     # Checked here too (open_storage checks again), so check-config catches a mistyped scheme.
     @field_validator("url", "counters_url")
