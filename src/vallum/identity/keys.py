@@ -12,7 +12,7 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ __all__ = [
     "KEY_PREFIX",
     "PEPPER_ENV",
     "PEPPER_FILE_ENV",
+    "PREVIOUS_PEPPERS_FILE_ENV",
     "PUBLIC_ID_LENGTH",
     "SECRET_LENGTH",
     "IssuedKey",
@@ -30,6 +31,7 @@ __all__ = [
     "new_secret",
     "parse_key",
     "pepper_from_env",
+    "previous_peppers_from_env",
 ]
 
 KEY_PREFIX = "vk_"
@@ -37,6 +39,7 @@ PUBLIC_ID_LENGTH = 16  # base62: ~95 bits, enough that ids never collide
 SECRET_LENGTH = 43  # base62: 62**43 > 2**256
 PEPPER_ENV = "VALLUM_KEY_PEPPER"
 PEPPER_FILE_ENV = "VALLUM_KEY_PEPPER_FILE"
+PREVIOUS_PEPPERS_FILE_ENV = "VALLUM_KEY_PEPPER_PREVIOUS_FILE"  # one retired pepper a line
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _KEY = re.compile(
     rf"^{KEY_PREFIX}([0-9A-Za-z]{{{PUBLIC_ID_LENGTH}}})_([0-9A-Za-z]{{{SECRET_LENGTH}}})$"
@@ -92,24 +95,47 @@ class IssuedKey:
 
 
 class KeyHasher:
-    """Hashes and verifies secrets with the server-side pepper."""
+    """Hashes and verifies secrets with the server-side pepper.
 
-    __slots__ = ("_pepper", "pepper_id")
+    Retired peppers (``previous``) still verify the hashes made with them, so the pepper can
+    be rotated without breaking keys: new and rotated secrets are hashed with the current one.
+    Each stored hash names its pepper by id; an unknown id is checked against the current
+    pepper, so every verification costs the same.
+    """
 
-    def __init__(self, pepper: bytes | None = None) -> None:
+    __slots__ = ("_pepper", "_previous", "pepper_id")
+
+    def __init__(self, pepper: bytes | None = None, previous: Sequence[bytes] = ()) -> None:
         self._pepper = pepper or _DEFAULT_PEPPER
-        self.pepper_id = hashlib.sha256(b"vallum-pepper-id:" + self._pepper).hexdigest()[:12]
+        self.pepper_id = _pepper_id(self._pepper)
+        self._previous = {_pepper_id(old): old for old in previous if old != self._pepper}
 
     def __repr__(self) -> str:
-        return f"KeyHasher(pepper_id={self.pepper_id})"
+        return f"KeyHasher(pepper_id={self.pepper_id}, previous={len(self._previous)})"
 
     def digest(self, public_id: str, secret: str) -> str:
-        mac = hmac.new(self._pepper, f"{public_id}:{secret}".encode(), hashlib.sha256)
-        return f"{_HASH_SCHEME}${self.pepper_id}${mac.hexdigest()}"
+        return _digest(self._pepper, self.pepper_id, public_id, secret)
 
     def verify(self, public_id: str, secret: str, stored: str) -> bool:
         """Constant-time comparison of the secret's hash with a stored hash."""
-        return hmac.compare_digest(self.digest(public_id, secret), stored)
+        parts = stored.split("$", 2)
+        old = self._previous.get(parts[1]) if len(parts) == 3 else None
+        if old is None:
+            return hmac.compare_digest(self.digest(public_id, secret), stored)
+        return hmac.compare_digest(_digest(old, parts[1], public_id, secret), stored)
+
+    def is_current(self, stored: str) -> bool:
+        """Whether ``stored`` was made with the current pepper (else: rotate the key)."""
+        return stored.split("$", 2)[1:2] == [self.pepper_id]
+
+
+def _pepper_id(pepper: bytes) -> str:
+    return hashlib.sha256(b"vallum-pepper-id:" + pepper).hexdigest()[:12]
+
+
+def _digest(pepper: bytes, pepper_id: str, public_id: str, secret: str) -> str:
+    mac = hmac.new(pepper, f"{public_id}:{secret}".encode(), hashlib.sha256)
+    return f"{_HASH_SCHEME}${pepper_id}${mac.hexdigest()}"
 
 
 def pepper_from_env(environ: Mapping[str, str] | None = None) -> bytes | None:
@@ -129,3 +155,19 @@ def pepper_from_env(environ: Mapping[str, str] | None = None) -> bytes | None:
     if len(value) < 16:
         raise ConfigError(f"the key pepper ({PEPPER_ENV}) must be at least 16 characters")
     return value.encode()
+
+
+def previous_peppers_from_env(environ: Mapping[str, str] | None = None) -> tuple[bytes, ...]:
+    """Retired peppers, one a line, from the file ``VALLUM_KEY_PEPPER_PREVIOUS_FILE`` names."""
+    env = os.environ if environ is None else environ
+    path = env.get(PREVIOUS_PEPPERS_FILE_ENV)
+    if not path:
+        return ()
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {PREVIOUS_PEPPERS_FILE_ENV}") from exc
+    peppers = tuple(line.strip().encode() for line in lines if line.strip())
+    if any(len(p) < 16 for p in peppers):
+        raise ConfigError(f"every pepper in {PREVIOUS_PEPPERS_FILE_ENV} needs 16+ characters")
+    return peppers

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from vallum.identity.cache import IdentityCache
-from vallum.identity.keys import KeyHasher, pepper_from_env
+from vallum.identity.keys import KeyHasher, pepper_from_env, previous_peppers_from_env
 from vallum.identity.store import IdentityStore
 from vallum.storage import Storage
 
@@ -43,7 +43,9 @@ def open_identity(
     if counters is not storage:
         notify.append(counters.pubsub)
     listen = counters.pubsub if counters.backend == "redis" else storage.pubsub
-    store = IdentityStore(storage, KeyHasher(pepper_from_env()), clock, notify)
+    store = IdentityStore(
+        storage, KeyHasher(pepper_from_env(), previous_peppers_from_env()), clock, notify
+    )
     cache = IdentityCache(store, pubsub=listen, reconcile_interval=reconcile_interval)
     return IdentityService(store, cache)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vallum.errors import ConfigError
@@ -13,6 +15,7 @@ from vallum.identity.keys import (
     new_secret,
     parse_key,
     pepper_from_env,
+    previous_peppers_from_env,
 )
 
 
@@ -56,3 +59,29 @@ def test_pepper_from_env() -> None:
     assert pepper_from_env({"VALLUM_KEY_PEPPER": "p" * 16}) == b"p" * 16
     with pytest.raises(ConfigError):
         pepper_from_env({"VALLUM_KEY_PEPPER": "short"})
+
+
+def test_retired_pepper_still_verifies_its_hashes_until_the_key_is_rotated() -> None:
+    old, new = b"pepper-number-one-xx", b"pepper-number-two-xx"
+    stored_old = KeyHasher(old).digest("id", "secret")
+    rotated = KeyHasher(new, previous=[old])
+    assert rotated.verify("id", "secret", stored_old)
+    assert not rotated.verify("id", "secreT", stored_old)
+    assert not rotated.is_current(stored_old)
+    fresh = rotated.digest("id", "secret")
+    assert rotated.is_current(fresh) and rotated.verify("id", "secret", fresh)
+    assert not KeyHasher(new).verify("id", "secret", stored_old), "retired means listed"
+    assert "pepper-number" not in repr(rotated)
+
+
+def test_previous_peppers_file(tmp_path: Path) -> None:
+    assert previous_peppers_from_env({}) == ()
+    path = tmp_path / "previous"
+    path.write_text("first-retired-pepper\n\n  second-retired-pepper  \n")
+    env = {"VALLUM_KEY_PEPPER_PREVIOUS_FILE": str(path)}
+    assert previous_peppers_from_env(env) == (b"first-retired-pepper", b"second-retired-pepper")
+    path.write_text("short\n")
+    with pytest.raises(ConfigError):
+        previous_peppers_from_env(env)
+    with pytest.raises(ConfigError):
+        previous_peppers_from_env({"VALLUM_KEY_PEPPER_PREVIOUS_FILE": str(tmp_path / "none")})
