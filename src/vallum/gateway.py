@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from vallum.pipeline.layer import Layer, LayerContext
 from vallum.proxy.health import HealthChecker
 from vallum.proxy.http_client import HttpClient
 from vallum.proxy.routing import ModelRouter
+from vallum.readiness import Readiness
 from vallum.storage import Storage, open_storage
 
 __all__ = ["Gateway"]
@@ -48,6 +50,7 @@ class Gateway:
         self._storage: Storage | None = None
         self._counters: Storage | None = None
         self.identity: IdentityService | None = None  # keys, teams, roles (authn/authz/admin)
+        self.readiness = Readiness()  # what /readyz asks; parts add probes as they start
         self.started = False
 
     @property
@@ -75,9 +78,13 @@ class Gateway:
             self._counters = await open_storage(
                 urls.counters_url, clock=self.clock, namespace=urls.namespace
             )
+            if self._counters.backend == "redis":
+                self.readiness.add("counters", _reachable(self._counters))
         if identity_wanted(self):
             self.identity = open_identity(self._storage, self._counters, self.clock)
             await self.identity.start()
+            cache = self.identity.cache
+            self.readiness.add("identity.feed", lambda: cache.listening)
         await self.pipeline.start()
         self.health.start()
         self.started = True
@@ -95,6 +102,16 @@ class Gateway:
         if self._storage is not None:
             await self._storage.close()
         self._storage = self._counters = None
+
+
+def _reachable(storage: Storage) -> Callable[[], Awaitable[bool]]:
+    """A probe: one read from ``storage`` (a StorageError, or the probe's timeout: not ready)."""
+
+    async def probe() -> bool:
+        await storage.kv.get("readyz")
+        return True
+
+    return probe
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +21,9 @@ import httpx
 import pytest
 import redis
 
-from tests.support.replicas import PEPPER, Replica, start_replicas
+from tests.support.replicas import PEPPER, SRC, Replica, start_replicas
+from tests.support.servers import free_port
+from vallum.admin.config import hash_token
 from vallum.clock import SystemClock
 from vallum.identity.keys import KeyHasher
 from vallum.identity.records import KeyQuota, KeySpec
@@ -177,3 +182,82 @@ async def test_a_killed_replica_frees_its_slots_within_the_lease_ttl(
     print(
         f"slots freed {freed:.2f} s after kill -9 (lease_ttl {LEASE_TTL} s); load {len(statuses)}"
     )
+
+
+ADMIN_TOKEN = "replica-admin-token-0123456789"
+
+
+@pytest.fixture
+def enforcing(
+    shared: Shared, tmp_path: Path, postgres_url: str, redis_url: str, unique_prefix: str
+) -> Iterator[tuple[list[Replica], str, Path]]:
+    """Three replicas refusing blocked ranges; the first also runs the admin API. Their
+    reconcile is slow (30 s): what reaches them sooner came by pub/sub."""
+    base = replica_config(postgres_url, redis_url, unique_prefix)
+    base["providers"] = [{"name": "mock", "type": "mock"}]
+    base["layers"] = [{"type": "ipblock", "reconcile_interval": 30}, {"type": "validate"}]
+    admin_port = free_port()
+    admin = {
+        "enabled": True,
+        "port": admin_port,
+        "token_env": "VALLUM_TEST_NO_SUCH_ENV",
+        "credentials": [{"name": "root", "token_sha256": hash_token(ADMIN_TOKEN)}],
+    }
+    running = [Replica({**base, "admin": admin}, tmp_path, "replica-0")]
+    running += [Replica(base, tmp_path, f"replica-{i}") for i in (1, 2)]
+    try:
+        for replica in running:
+            replica.start()
+        for replica in running:
+            replica.wait_ready()
+        yield running, f"http://127.0.0.1:{admin_port}", running[0].config_file
+    finally:
+        for replica in running:
+            replica.stop()
+
+
+def _seen_everywhere(http: httpx.Client, replicas: list[Replica], status: int) -> float:
+    """Seconds until every replica answers ``status`` (403 blocked, 200 not)."""
+    started = time.monotonic()
+    pending = list(replicas)
+    while pending:
+        assert time.monotonic() - started < 5, "not seen within 5 s"
+        pending = [
+            r
+            for r in pending
+            if http.post(f"{r.url}/v1/chat/completions", json=CHAT).status_code != status
+        ]
+    return time.monotonic() - started
+
+
+def _cli(config_file: Path, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "vallum.cli.main", "blocks", *args, "--config", str(config_file)],
+        env={**os.environ, "PYTHONPATH": SRC},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def test_blocks_from_the_admin_api_and_the_cli_reach_every_replica_by_pub_sub(
+    enforcing: tuple[list[Replica], str, Path],
+) -> None:
+    replicas, admin_url, config_file = enforcing
+    seen: dict[str, list[float]] = {"admin": [], "cli": []}
+    auth = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    with httpx.Client(timeout=5) as http:
+        for _ in range(3):
+            reply = http.post(f"{admin_url}/v1/blocks", json={"cidr": "127.0.0.1/32"}, headers=auth)
+            assert reply.status_code == 201, reply.text
+            seen["admin"].append(_seen_everywhere(http, replicas, 403))
+            reply = http.delete(f"{admin_url}/v1/blocks?cidr=127.0.0.1/32", headers=auth)
+            assert reply.status_code == 200, reply.text
+            seen["admin"].append(_seen_everywhere(http, replicas, 200))
+        _cli(config_file, "add", "127.0.0.1/32")
+        seen["cli"].append(_seen_everywhere(http, replicas, 403))
+        _cli(config_file, "remove", "127.0.0.1/32")
+        seen["cli"].append(_seen_everywhere(http, replicas, 200))
+    # far below the 30 s reconcile: announced on the channel every replica listens on
+    assert max(seen["admin"] + seen["cli"]) < 1.0, seen
+    print({k: [round(v * 1000) for v in vs] for k, vs in seen.items()}, "ms until every replica")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vallum.admin.routes import AdminRequest, Reply, Route
 from vallum.anomaly.actions import reverse_actions
 from vallum.anomaly.incidents import IncidentStore
-from vallum.anomaly.state import Enforcement, EnforcementConflict, parse_cidr
+from vallum.anomaly.state import Enforcement, EnforcementConflict, announcing, parse_cidr
 from vallum.errors import BadRequest
 
 __all__ = ["ANOMALY_ROUTES", "BlockBody", "ResolveBody"]
@@ -49,6 +49,12 @@ async def _list_incidents(request: AdminRequest) -> Reply:
     return 200, {"data": [i.model_dump(mode="json") for i in found]}
 
 
+def _enforcement(request: AdminRequest) -> Enforcement:
+    """Changes announced where every replica listens (as the anomaly layer's are)."""
+    gateway = request.gateway
+    return announcing(gateway.storage, gateway.counters, gateway.clock)
+
+
 async def _get_incident(request: AdminRequest) -> Reply:
     request.require_super()
     incident = await IncidentStore(request.gateway.storage).get(request.params["id"])
@@ -61,9 +67,7 @@ async def _resolve_incident(request: AdminRequest) -> Reply:
     storage = request.gateway.storage
     store = IncidentStore(storage)
     incident = await store.get(request.params["id"])
-    await reverse_actions(
-        incident, Enforcement(storage, request.gateway.clock), store, actor=request.who
-    )
+    await reverse_actions(incident, _enforcement(request), store, actor=request.who)
     incident.status, incident.resolved_at = "resolved", request.gateway.clock.now()
     incident.resolved_by, incident.note = request.who, body.note
     await store.save(incident)
@@ -88,9 +92,7 @@ async def _add_block(request: AdminRequest) -> Reply:
     now = request.gateway.clock.now()
     until = now + body.ttl if body.ttl else None
     storage = request.gateway.storage
-    await Enforcement(storage, request.gateway.clock).change(
-        "blocks", cidr, {"until": until, "by": request.who}
-    )
+    await _enforcement(request).change("blocks", cidr, {"until": until, "by": request.who})
     await IncidentStore(storage).audit(
         {"at": now, "actor": request.who, "action": "anomaly.block", "target": cidr}
     )
@@ -101,7 +103,7 @@ async def _remove_block(request: AdminRequest) -> Reply:
     request.require_super()
     cidr = _cidr(request.query.get("cidr", ""))
     storage = request.gateway.storage
-    await Enforcement(storage, request.gateway.clock).change("blocks", cidr, None)
+    await _enforcement(request).change("blocks", cidr, None)
     await IncidentStore(storage).audit(
         {"at": time.time(), "actor": request.who, "action": "anomaly.unblock", "target": cidr}
     )

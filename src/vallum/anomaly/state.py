@@ -1,8 +1,11 @@
 """Enforcement state — blocked ranges, suspended and throttled keys — shared by every instance.
 
-The durable copy is one document in ``gateway.storage`` (compare-and-set); each change is
-announced by pub/sub (Redis when counters are shared) and every instance also re-reads the
-document each second, so an action takes effect everywhere within about one second.
+The durable copy is one document in ``gateway.storage`` (compare-and-set); each change, from
+the anomaly layer, the admin API or the CLI, is announced by pub/sub (Redis when counters are
+shared) and every instance also re-reads the document each second, so an action takes effect
+everywhere within milliseconds, or about one second when the announcement is lost. The
+listener resubscribes by itself after its connection drops (and re-reads the document then);
+start-up never waits for it longer than a moment.
 """
 
 from __future__ import annotations
@@ -22,11 +25,20 @@ from vallum.clock import Clock
 from vallum.errors import StorageError, VallumError
 from vallum.storage import PubSub, Storage
 
-__all__ = ["CHANNEL", "DOCUMENT_KEY", "Enforcement", "HotEnforcement", "parse_cidr"]
+__all__ = [
+    "CHANNEL",
+    "DOCUMENT_KEY",
+    "Enforcement",
+    "HotEnforcement",
+    "announcing",
+    "fanout",
+    "parse_cidr",
+]
 
 DOCUMENT_KEY = "anomaly:enforcement"
 CHANNEL = "anomaly.enforcement"
 _CAS_TRIES = 20
+_FIRST_SUBSCRIBE = 2.0  # seconds start() waits for the change feed before going on without it
 _KINDS = ("blocks", "suspended", "throttled")
 log = logging.getLogger("vallum.anomaly")
 
@@ -123,6 +135,7 @@ class Enforcement:
         self._listen = listen
         self._interval = reconcile_interval
         self._tasks: list[asyncio.Task[None]] = []
+        self.listening = listen is None  # the change feed is subscribed (readiness)
 
     @staticmethod
     def static(cidrs: Sequence[str]) -> HotEnforcement:
@@ -135,7 +148,8 @@ class Enforcement:
         if self._listen is not None:
             ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._tasks.append(asyncio.create_task(self._listen_loop(self._listen, ready)))
-            await ready
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(ready), _FIRST_SUBSCRIBE)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -187,20 +201,45 @@ class Enforcement:
     async def _reconcile_loop(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            try:
-                await self.reload()
-            except (StorageError, VallumError):
-                log.warning("enforcement state not reloaded")
+            await self._reload_logged()
 
     async def _listen_loop(self, pubsub: PubSub, ready: asyncio.Future[None]) -> None:
-        subscription = await pubsub.subscribe(CHANNEL)
-        ready.set_result(None)
-        async with subscription:
-            async for _ in subscription:
-                try:
-                    await self.reload()
-                except (StorageError, VallumError):
-                    log.warning("enforcement state not reloaded")
+        """Subscribe, and subscribe again whenever the feed is lost (with a re-read, so
+        nothing announced meanwhile is missed)."""
+        while True:
+            try:
+                async with await pubsub.subscribe(CHANNEL) as subscription:
+                    self.listening = True
+                    if not ready.done():
+                        ready.set_result(None)
+                    await self._reload_logged()
+                    async for _ in subscription:
+                        await self._reload_logged()
+            except StorageError:
+                pass
+            self.listening = False
+            log.warning("enforcement change feed lost; resubscribing")
+            await asyncio.sleep(min(1.0, self._interval))
+
+    async def _reload_logged(self) -> None:
+        try:
+            await self.reload()
+        except (StorageError, VallumError):
+            log.warning("enforcement state not reloaded")
+
+
+def fanout(storage: Storage, counters: Storage | None) -> list[PubSub]:
+    """Where changes are announced: the durable store's pub/sub, and the counters' (Redis,
+    where replicas listen) when it is another backend."""
+    if counters is None or counters is storage:
+        return [storage.pubsub]
+    return [storage.pubsub, counters.pubsub]
+
+
+def announcing(storage: Storage, counters: Storage | None, clock: Clock) -> Enforcement:
+    """An Enforcement for one change from the admin API or the CLI: written to the durable
+    document and announced where every replica listens (it listens to nothing itself)."""
+    return Enforcement(storage, clock, notify=fanout(storage, counters))
 
 
 def _load(raw: bytes | None) -> Document:

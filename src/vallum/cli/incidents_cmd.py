@@ -17,7 +17,7 @@ import orjson
 
 from vallum.anomaly.actions import reverse_actions
 from vallum.anomaly.incidents import IncidentStore
-from vallum.anomaly.state import Enforcement, parse_cidr
+from vallum.anomaly.state import Enforcement, announcing, parse_cidr
 from vallum.cli.keys import print_table, resolve_config
 from vallum.clock import SystemClock
 from vallum.storage import Storage, open_storage
@@ -25,15 +25,25 @@ from vallum.storage import Storage, open_storage
 __all__ = ["register"]
 
 
-async def _with_store(args: argparse.Namespace, action: Callable[[Storage], Awaitable[int]]) -> int:
+async def _with_store(
+    args: argparse.Namespace, action: Callable[[Storage, Enforcement], Awaitable[int]]
+) -> int:
+    """Run ``action`` on the store, with an Enforcement whose changes are announced where
+    running gateways listen (the counters backend too, when it is another one)."""
     from vallum.gateway import _ensure_sqlite_dir
 
     config = resolve_config(args.config)
-    _ensure_sqlite_dir(config.storage.url)
-    storage = await open_storage(config.storage.url, namespace=config.storage.namespace)
+    urls = config.storage
+    _ensure_sqlite_dir(urls.url)
+    storage = await open_storage(urls.url, namespace=urls.namespace)
+    counters = storage
     try:
-        return await action(storage)
+        if urls.counters_url != urls.url and not urls.counters_url.startswith("memory:"):
+            counters = await open_storage(urls.counters_url, namespace=urls.namespace)
+        return await action(storage, announcing(storage, counters, SystemClock()))
     finally:
+        if counters is not storage:
+            await counters.close()
         await storage.close()
 
 
@@ -47,7 +57,7 @@ def _emit(args: argparse.Namespace, data: Any, columns: list[str]) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    async def run(storage: Storage) -> int:
+    async def run(storage: Storage, enforcement: Enforcement) -> int:
         found = await IncidentStore(storage).recent(status=args.status, limit=args.limit)
         rows = [
             {
@@ -68,7 +78,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    async def run(storage: Storage) -> int:
+    async def run(storage: Storage, enforcement: Enforcement) -> int:
         incident = await IncidentStore(storage).get(args.id)
         _emit(args, incident.model_dump(mode="json"), [])
         return 0
@@ -77,10 +87,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _resolve(args: argparse.Namespace) -> int:
-    async def run(storage: Storage) -> int:
+    async def run(storage: Storage, enforcement: Enforcement) -> int:
         store = IncidentStore(storage)
         incident = await store.get(args.id)
-        enforcement = Enforcement(storage, SystemClock())
         await reverse_actions(incident, enforcement, store, actor="cli")
         incident.status, incident.resolved_at = "resolved", time.time()
         incident.resolved_by, incident.note = "cli", args.note[:512]
@@ -92,8 +101,7 @@ def _resolve(args: argparse.Namespace) -> int:
 
 
 def _blocks(args: argparse.Namespace) -> int:
-    async def run(storage: Storage) -> int:
-        enforcement = Enforcement(storage, SystemClock())
+    async def run(storage: Storage, enforcement: Enforcement) -> int:
         if args.blocks_command == "add":
             cidr = str(parse_cidr(args.cidr))
             until = time.time() + args.ttl if args.ttl else None

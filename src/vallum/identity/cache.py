@@ -50,6 +50,7 @@ class IdentityCache:
         self._used: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        self.listening = pubsub is None  # the change feed is subscribed (readiness)
 
     # ---- lookups (hot path, synchronous) ----------------------------------------------
     def key(self, public_id: str) -> KeyRecord | None:
@@ -74,8 +75,10 @@ class IdentityCache:
         if self._pubsub is not None:
             ready = asyncio.get_running_loop().create_future()
             self._tasks.append(asyncio.create_task(self._listen(self._pubsub, ready)))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(ready), timeout=5.0)
+            # a moment for the feed (a change right after start is then seen at once), but
+            # never more: with Redis down the gateway starts, not ready, and recovers by itself
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(ready), timeout=2.0)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -145,11 +148,14 @@ class IdentityCache:
                 if not ready.done():
                     ready.set_result(None)
                 async with subscription:
+                    self.listening = True
                     await self.reconcile()  # catch up on anything sent while unsubscribed
                     async for message in subscription:
                         await self._on_message(message)
             except StorageError:
-                log.warning("identity change feed lost; resubscribing")
+                pass
+            self.listening = False
+            log.warning("identity change feed lost; resubscribing")
             await asyncio.sleep(self._reconcile_interval)
 
     async def _on_message(self, message: bytes) -> None:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from vallum.anomaly.state import Enforcement, parse_cidr
+from vallum.anomaly.state import Enforcement, fanout, parse_cidr
 from vallum.clock import Clock
 from vallum.errors import ConfigError
 from vallum.pipeline.exchange import Exchange
@@ -39,15 +39,18 @@ class IpblockConfig(LayerConfig):
 def open_enforcement(gateway: Any, clock: Clock, interval: float) -> Enforcement:
     """Durable copy in ``gateway.storage``; fan-out on the shared (Redis) backend if any."""
     storage, counters = gateway.storage, gateway.counters
-    notify = [storage.pubsub] if counters is storage else [storage.pubsub, counters.pubsub]
     listen = counters.pubsub if counters.backend == "redis" else storage.pubsub
-    return Enforcement(
+    enforcement = Enforcement(
         storage,
         clock,
-        notify=notify,
+        notify=fanout(storage, counters),
         listen=listen,
         reconcile_interval=interval,
     )
+    readiness = getattr(gateway, "readiness", None)
+    if readiness is not None:
+        readiness.add("enforcement.feed", lambda: enforcement.listening)
+    return enforcement
 
 
 class Ipblock(Layer[IpblockConfig]):

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from vallum.errors import (
     MethodNotAllowed,
     NotFound,
@@ -202,8 +204,15 @@ class GatewayApp:
         await self.gateway.pipeline.on_complete(exchange, outcome)
 
     async def _health(self, path: str, send: Send) -> None:
+        """``/healthz``: the process answers. ``/readyz``: started, and every readiness
+        probe (shared backends reachable, change feeds subscribed) says ready."""
         ready = path == "/healthz" or self.gateway.started
         body = b'{"status":"ok"}' if ready else b'{"status":"starting"}'
+        if ready and path == "/readyz":
+            waiting = await self.gateway.readiness.waiting()
+            if waiting:
+                ready = False
+                body = orjson.dumps({"status": "not_ready", "waiting": waiting})
         await send(
             {
                 "type": "http.response.start",
