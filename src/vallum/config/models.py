@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from vallum.admin.config import AdminConfig
 from vallum.identity.mtls import TlsConfig
@@ -84,6 +92,14 @@ class MockConfig(_Strict):
     chunks: int = Field(20, ge=1, le=10_000, description="Content events per streamed reply.")
     chunk_gap: float = Field(0.0, ge=0, le=60, description="Seconds between stream events.")
     latency: float = Field(0.0, ge=0, le=60, description="Seconds before the first byte.")
+    scripts: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")],
+        Annotated[str, StringConstraints(max_length=100_000)],
+    ] = Field(
+        default_factory=dict,
+        max_length=1024,
+        description="Named directives that a [[mock:run:NAME]] marker in a request plays.",
+    )
 
 
 class BreakerConfig(_Strict):

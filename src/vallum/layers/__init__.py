@@ -22,6 +22,7 @@ _LAYERS: dict[str, str] = {
     "ratelimit": "Ratelimit",
     "validate": "Validate",
     "input_guard": "InputGuard",
+    "tool_guard": "ToolGuard",
     "output_filter": "OutputFilter",
     "audit": "Audit",
 }

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from vallum.clock import Clock
 from vallum.errors import RequestRejected
-from vallum.pipeline.exchange import Exchange
+from vallum.pipeline.exchange import Exchange, Source
 from vallum.pipeline.layer import (
     Deny,
     Layer,
@@ -58,6 +58,7 @@ class Pipeline:
             and _overrides(lay, "on_response")
         ]
         self.stream_layers = [lay for lay in self.layers if lay.mode is ResponseMode.STREAMING]
+        self.tool_stream_layers = [lay for lay in self.stream_layers if lay.sees_tool_calls]
         self.complete_layers = [lay for lay in self.layers if _overrides(lay, "on_complete")]
         self.holdback = max((lay.lookbehind for lay in self.stream_layers), default=0)
 
@@ -117,8 +118,11 @@ class Pipeline:
         text = window.text
         hold_from: int | None = None
         stop: StreamEdit | None = None  # a length ending: later layers still see the text kept
-        for layer in self.stream_layers:
-            current = StreamWindow(window.channel, text, window.final)
+        tool = window.source is Source.TOOL_CALL
+        for layer in self.tool_stream_layers if tool else self.stream_layers:
+            current = StreamWindow(
+                window.channel, text, window.final, window.source, window.tool_name
+            )
             hook = layer.on_stream_end if window.final else layer.on_chunk
             result = await self._guard(layer, exchange, hook(exchange, current))
             if isinstance(result, Deny):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from vallum.errors import RequestRejected
-from vallum.pipeline.exchange import Exchange, TextPart
+from vallum.pipeline.exchange import Exchange, Source, TextPart
 
 if TYPE_CHECKING:
     from vallum.clock import Clock
@@ -95,12 +95,17 @@ class StreamWindow:
     """Streamed text a layer may inspect: what was held back plus the new delta.
 
     ``channel`` names one text stream (a choice, a content block). ``final`` is true
-    when this is the last look before the held text is flushed.
+    when this is the last look before the held text is flushed. Windows of a tool call's
+    arguments (``source`` TOOL_CALL, channel ``tool:…``, with the called ``tool_name``) go
+    only to layers with ``sees_tool_calls``; they may be held or end the stream, but
+    their text is never rewritten.
     """
 
     channel: str
     text: str
     final: bool = False
+    source: Source = Source.ASSISTANT
+    tool_name: str | None = None
 
 
 class StreamEnding(StrEnum):
@@ -162,6 +167,7 @@ class Layer(Generic[C]):
     Config: ClassVar[type[LayerConfig]]
     needs_body: ClassVar[bool] = True
     response_mode: ClassVar[ResponseMode] = ResponseMode.NONE
+    sees_tool_calls: ClassVar[bool] = False  # streamed tool-call arguments reach on_chunk
 
     def __init__(self, config: C, context: LayerContext) -> None:
         self.config = config

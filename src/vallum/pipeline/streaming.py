@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from vallum.pipeline.chain import Pipeline
-from vallum.pipeline.exchange import Exchange
+from vallum.pipeline.exchange import Exchange, Source
 from vallum.pipeline.layer import Deny, StreamEdit, StreamEnding, StreamWindow
 from vallum.pipeline.sse import SSEEvent, SSEParser, encode_event
 from vallum.providers.streams import StreamCodec
@@ -47,6 +47,7 @@ class StreamProcessor:
         # only closing events that repeat the full text (Responses API) ever need it joined.
         self._emitted: dict[str, list[str]] = {}
         self._edited: set[str] = set()
+        self._tools = bool(pipeline.tool_stream_layers)  # tool-call arguments are offered
 
     async def feed(self, chunk: bytes) -> bytes:
         if self.terminated is not None:
@@ -133,10 +134,37 @@ class StreamProcessor:
             if release != text:
                 self.codec.set_delta(data, channel, release)
                 changed = True
+        if self._tools and self.terminated is None:
+            changed = await self._tool_deltas(event, data) or changed
         return changed
+
+    async def _tool_deltas(self, event: SSEEvent, data: dict[str, Any]) -> bool:
+        """Tool-call arguments: held or released as the tool layers say, never rewritten."""
+        changed = False
+        for channel, text in self.codec.tool_deltas(event.event, data):
+            window = self._held.get(channel, "") + text
+            edit = await self.pipeline.on_window(self.exchange, self._tool_window(channel, window))
+            if edit.terminate is not None:
+                self.terminated = edit.terminate
+                return changed
+            cut = max(0, len(window) - self.holdback)
+            if edit.hold_from is not None:
+                cut = max(0, min(cut, edit.hold_from))
+            release, self._held[channel] = window[:cut], window[cut:]
+            if release != text:
+                self.codec.set_tool_delta(data, channel, release)
+                changed = True
+        return changed
+
+    def _tool_window(self, channel: str, text: str, *, final: bool = False) -> StreamWindow:
+        name = self.codec.tool_names.get(channel)
+        return StreamWindow(channel, text, final, Source.TOOL_CALL, name)
 
     async def _ends(self, event: SSEEvent, data: dict[str, Any], out: list[bytes]) -> None:
         channels = self.codec.ends(event.event, data)
+        if self._tools:  # a finished choice or block also finishes its tool calls
+            owners = set(channels) | set(self.codec.tool_ends(event.event, data))
+            channels = [c for c in self._held if _tool_owner(c) in owners] + channels
         if self.codec.is_done(event.event, data):
             channels = list(self._held)
         await self._flush(channels, out)
@@ -146,12 +174,20 @@ class StreamProcessor:
             held = self._held.pop(channel, None)
             if held is None:
                 continue
-            edit = await self.pipeline.on_window(
-                self.exchange, StreamWindow(channel, held, final=True)
+            tool = channel.startswith(_TOOL)
+            window = (
+                self._tool_window(channel, held, final=True)
+                if tool
+                else StreamWindow(channel, held, final=True)
             )
+            edit = await self.pipeline.on_window(self.exchange, window)
             if edit.terminate is not None:
                 await self._terminate(edit.terminate, out)
                 return
+            if tool:
+                if held:
+                    out.append(self.codec.tool_flush_event(channel, held))
+                continue
             text = held if edit.text is None else edit.text
             if text != held:
                 self._edited.add(channel)
@@ -170,7 +206,7 @@ class StreamProcessor:
 
     async def _terminate(self, deny: Deny, out: list[bytes]) -> None:
         self.terminated = deny
-        channels = sorted(set(self._held) | set(self._emitted)) or ["0"]
+        channels = sorted({_tool_owner(c) or c for c in self._held} | set(self._emitted)) or ["0"]
         self._held.clear()
         out.append(self.codec.terminate(channels, deny.code, deny.message))
         self.exchange.stream_outcome = "terminated"
@@ -181,6 +217,14 @@ class StreamProcessor:
 
     def _edited_text(self) -> dict[str, str]:
         return {channel: "".join(self._emitted.get(channel, ())) for channel in self._edited}
+
+
+_TOOL = "tool:"
+
+
+def _tool_owner(channel: str) -> str | None:
+    """The text channel a tool channel ``tool:<owner>:<n>`` belongs to (None: not a tool)."""
+    return channel.split(":")[1] if channel.startswith(_TOOL) else None
 
 
 class UsageSniffer:

@@ -10,15 +10,17 @@ import itertools
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 import orjson
 
 from vallum.errors import BadRequest
+from vallum.providers import mock_responses
 from vallum.providers import mock_wire as wire
 from vallum.providers.base import UpstreamRequest, UpstreamResponse
+from vallum.providers.mock_script import Directive, find_directive
 
 __all__ = ["ASGIApp", "MockModel", "MockSettings", "mock_asgi_app"]
 
@@ -42,6 +44,8 @@ class MockSettings:
     chunks: int = 20  # content events per stream: the text cut into ~equal pieces (fewer if short)
     chunk_gap: float = 0.0  # seconds between stream events
     latency: float = 0.0  # seconds before the first byte
+    # named directives, played by a [[mock:run:NAME]] marker (see mock_script)
+    scripts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class _Turn:
     prompt_tokens: int
     tool_name: str | None
     limit: int | None
+    script: Directive | None = None  # a directive in the last user or tool message
 
 
 def _words(text: str) -> int:
@@ -128,20 +133,25 @@ def _first_tool_name(body: Body) -> str | None:
     return name if isinstance(name, str) else "tool"
 
 
-def _turn(entries: list[tuple[str, str]], body: Body, limit: int | None) -> _Turn:
+def _turn(
+    entries: list[tuple[str, str]], body: Body, limit: int | None, scripts: Mapping[str, str]
+) -> _Turn:
     """Build a turn from ``(role, text)`` pairs, where role is user, tool, assistant or system."""
     echo = next((text for role, text in reversed(entries) if role in ("user", "tool")), "")
     trigger = entries[-1][1] if entries and entries[-1][0] == "user" else ""
+    last = entries[-1][1] if entries and entries[-1][0] in ("user", "tool") else ""
     prompt_tokens = sum(_words(text) for _, text in entries)
-    return _Turn(echo, trigger, prompt_tokens, _first_tool_name(body), limit)
+    return _Turn(
+        echo, trigger, prompt_tokens, _first_tool_name(body), limit, find_directive(last, scripts)
+    )
 
 
-def _chat_turn(body: Body) -> _Turn:
+def _chat_turn(body: Body, scripts: Mapping[str, str]) -> _Turn:
     entries = [
         (str(m.get("role")), _content_text(m.get("content"))) for m in _objects(body, "messages")
     ]
     limit = _positive_int(body, "max_completion_tokens") or _positive_int(body, "max_tokens")
-    return _turn(entries, body, limit)
+    return _turn(entries, body, limit, scripts)
 
 
 def _anthropic_role(message: Body) -> str:
@@ -152,12 +162,12 @@ def _anthropic_role(message: Body) -> str:
     return "tool" if has_result else str(message.get("role"))
 
 
-def _messages_turn(body: Body) -> _Turn:
+def _messages_turn(body: Body, scripts: Mapping[str, str]) -> _Turn:
     entries = [("system", _content_text(body.get("system")))]
     entries += [
         (_anthropic_role(m), _content_text(m.get("content"))) for m in _objects(body, "messages")
     ]
-    return _turn(entries, body, _positive_int(body, "max_tokens"))
+    return _turn(entries, body, _positive_int(body, "max_tokens"), scripts)
 
 
 def _response_entry(item: Body) -> tuple[str, str]:
@@ -169,14 +179,14 @@ def _response_entry(item: Body) -> tuple[str, str]:
     return str(item.get("role", "user")), _content_text(item.get("content"))
 
 
-def _responses_turn(body: Body) -> _Turn:
+def _responses_turn(body: Body, scripts: Mapping[str, str]) -> _Turn:
     entries = [("system", _content_text(body.get("instructions")))]
     raw = body.get("input")
     if isinstance(raw, str):
         entries.append(("user", raw))
     else:
         entries += [_response_entry(item) for item in _objects(body, "input")]
-    return _turn(entries, body, _positive_int(body, "max_output_tokens"))
+    return _turn(entries, body, _positive_int(body, "max_output_tokens"), scripts)
 
 
 def _prompts(body: Body) -> list[str]:
@@ -309,6 +319,8 @@ class MockModel:
             yield event
 
     def _compose(self, model: str, turn: _Turn) -> wire.Reply:
+        if turn.script is not None:
+            return _scripted(turn.script, turn)
         if turn.tool_name is not None and _TOOL_PHRASE in turn.trigger_text.lower():
             arguments = orjson.dumps({"query": turn.trigger_text}).decode()
             return wire.Reply(
@@ -319,7 +331,7 @@ class MockModel:
         return wire.Reply(text, "length" if cut else "stop", turn.prompt_tokens, _words(text))
 
     def _chat(self, frame: wire.Frame, body: Body, stream: bool) -> _Rendered:
-        reply = self._compose(frame.model, _chat_turn(body))
+        reply = self._compose(frame.model, _chat_turn(body, self.settings.scripts))
         n = _choice_count(body)
         return wire.chat_events(frame, reply, n) if stream else wire.chat_body(frame, reply, n)
 
@@ -338,18 +350,20 @@ class MockModel:
         return wire.completion_body(frame, replies, prompt_tokens)
 
     def _responses(self, frame: wire.Frame, body: Body, stream: bool) -> _Rendered:
-        # Function calls are not mocked on this API: tools are echoed back, never called.
-        reply = self._compose(frame.model, replace(_responses_turn(body), tool_name=None))
+        # Only a directive calls a function on this API ("call tool" is not read here).
+        reply = self._compose(
+            frame.model, replace(_responses_turn(body, self.settings.scripts), tool_name=None)
+        )
         _list(body, "tools")  # validates; the tools are echoed below, as the API does
         echo: wire.Json = {key: body[key] for key in _RESPONSE_ECHO if body.get(key) is not None}
         return (
-            wire.response_events(frame, reply, echo)
+            mock_responses.response_events(frame, reply, echo)
             if stream
-            else wire.response_body(frame, reply, echo)
+            else mock_responses.response_body(frame, reply, echo)
         )
 
     def _messages(self, frame: wire.Frame, body: Body, stream: bool) -> _Rendered:
-        reply = self._compose(frame.model, _messages_turn(body))
+        reply = self._compose(frame.model, _messages_turn(body, self.settings.scripts))
         return wire.message_events(frame, reply) if stream else wire.message_body(frame, reply)
 
     def _embeddings(self, frame: wire.Frame, body: Body, stream: bool) -> _Rendered:
@@ -359,6 +373,16 @@ class MockModel:
             raise BadRequest(f"'dimensions' must be at most {_MAX_DIMENSIONS}", param="dimensions")
         as_base64 = body.get("encoding_format") == "base64"  # the openai SDK asks for it by default
         return wire.embedding_body(frame, inputs, dimensions, as_base64=as_base64)
+
+
+def _scripted(script: Directive, turn: _Turn) -> wire.Reply:
+    if script.tool_name is not None:
+        tokens = _words(script.tool_arguments)
+        return wire.Reply(
+            "", "tool_calls", turn.prompt_tokens, tokens, script.tool_name, script.tool_arguments
+        )
+    text, cut = _truncate(script.text, turn.limit)
+    return wire.Reply(text, "length" if cut else "stop", turn.prompt_tokens, _words(text))
 
 
 def _parse_body(raw: bytes) -> Body:

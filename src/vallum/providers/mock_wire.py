@@ -25,13 +25,13 @@ __all__ = [
     "chat_events",
     "completion_body",
     "completion_events",
+    "data_event",
     "embedding_body",
     "error_body",
     "message_body",
     "message_events",
     "models_body",
-    "response_body",
-    "response_events",
+    "named_event",
     "split_text",
 ]
 
@@ -75,11 +75,11 @@ def split_text(text: str, count: int) -> list[str]:
     return [text[bounds[i] : bounds[i + 1]] for i in range(pieces) if bounds[i] < bounds[i + 1]]
 
 
-def _data(payload: Json) -> bytes:
+def data_event(payload: Json) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
-def _event(name: str, payload: Json) -> bytes:
+def named_event(name: str, payload: Json) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
@@ -166,7 +166,7 @@ def chat_events(frame: Frame, reply: Reply, n: int) -> list[bytes]:
         }
         if frame.include_usage:
             payload["usage"] = usage  # null on every chunk but the last, as OpenAI sends it
-        return _data(payload)
+        return data_event(payload)
 
     events: list[bytes] = []
     deltas = _chat_deltas(frame, reply)
@@ -217,10 +217,10 @@ def completion_events(frame: Frame, replies: Sequence[Reply], prompt_tokens: int
         for position, text in enumerate(texts):
             finish = reply.finish if position == len(texts) - 1 else None
             choice: Json = {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
-            events.append(_data(_completion(frame, [choice])))
+            events.append(data_event(_completion(frame, [choice])))
     if frame.include_usage:
         usage = _completion_usage(replies, prompt_tokens)
-        events.append(_data({**_completion(frame, []), "usage": usage}))
+        events.append(data_event({**_completion(frame, []), "usage": usage}))
     return [*events, DONE]
 
 
@@ -253,104 +253,6 @@ def embedding_body(
     tokens = sum(count for _, count in inputs)
     usage = {"prompt_tokens": tokens, "total_tokens": tokens}
     return {"object": "list", "data": data, "model": frame.model, "usage": usage}
-
-
-# --- OpenAI Responses API ----------------------------------------------------------------------
-
-
-def _response(frame: Frame, echo: Json, output: list[Json], reply: Reply | None) -> Json:
-    status = "in_progress"
-    incomplete: Json | None = None
-    usage: Json | None = None
-    if reply is not None:
-        status = "incomplete" if reply.finish == "length" else "completed"
-        incomplete = {"reason": "max_output_tokens"} if reply.finish == "length" else None
-        prompt, completion = reply.prompt_tokens, reply.completion_tokens
-        usage = {
-            "input_tokens": prompt,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": completion,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": prompt + completion,
-        }
-    return {
-        "id": f"resp_mock_{frame.number}",
-        "object": "response",
-        "created_at": frame.created,
-        "status": status,
-        "background": False,
-        "error": None,
-        "incomplete_details": incomplete,
-        "instructions": None,
-        "max_output_tokens": None,
-        "model": frame.model,
-        "output": output,
-        "parallel_tool_calls": True,
-        "previous_response_id": None,
-        "reasoning": {"effort": None, "summary": None},
-        "store": False,
-        "temperature": 1.0,
-        "text": {"format": {"type": "text"}},
-        "tool_choice": "auto",
-        "tools": [],
-        "top_p": 1.0,
-        "truncation": "disabled",
-        "usage": usage,
-        "user": None,
-        "metadata": {},
-        **echo,  # instructions, max_output_tokens, temperature, tools, top_p: as requested
-    }
-
-
-def _output_text(text: str) -> Json:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-
-
-def _output_message(frame: Frame, status: str, content: list[Json]) -> Json:
-    item_id = f"msg_mock_{frame.number}"
-    return {
-        "type": "message",
-        "id": item_id,
-        "status": status,
-        "role": "assistant",
-        "content": content,
-    }
-
-
-def response_body(frame: Frame, reply: Reply, echo: Json) -> Json:
-    message = _output_message(frame, "completed", [_output_text(reply.text)])
-    return _response(frame, echo, [message], reply)
-
-
-def response_events(frame: Frame, reply: Reply, echo: Json) -> list[bytes]:
-    item_id = f"msg_mock_{frame.number}"
-    at = {"item_id": item_id, "output_index": 0, "content_index": 0}
-    started = _response(frame, echo, [], None)
-    done_text = _output_text(reply.text)
-    done_item = _output_message(frame, "completed", [done_text])
-    payloads: list[tuple[str, Json]] = [
-        ("response.created", {"response": started}),
-        ("response.in_progress", {"response": started}),
-        (
-            "response.output_item.added",
-            {"output_index": 0, "item": _output_message(frame, "in_progress", [])},
-        ),
-        ("response.content_part.added", {**at, "part": _output_text("")}),
-        *(
-            ("response.output_text.delta", {**at, "delta": piece, "logprobs": []})
-            for piece in split_text(reply.text, frame.chunks)
-        ),
-        ("response.output_text.done", {**at, "text": reply.text, "logprobs": []}),
-        ("response.content_part.done", {**at, "part": done_text}),
-        ("response.output_item.done", {"output_index": 0, "item": done_item}),
-    ]
-    final = _response(frame, echo, [done_item], reply)
-    last = "response.incomplete" if reply.finish == "length" else "response.completed"
-    payloads.append((last, {"response": final}))
-    return [
-        _event(name, {"type": name, "sequence_number": number, **payload})
-        for number, (name, payload) in enumerate(payloads)
-    ]
 
 
 # --- Anthropic Messages API --------------------------------------------------------------------
@@ -406,4 +308,4 @@ def message_events(frame: Frame, reply: Reply) -> list[bytes]:
         },
         {"type": "message_stop"},
     ]
-    return [_event(str(p["type"]), p) for p in payloads]
+    return [named_event(str(p["type"]), p) for p in payloads]

@@ -28,6 +28,8 @@ class StreamCodec:
     def __init__(self) -> None:
         self.usage: Usage | None = None
         self.template: dict[str, Any] = {}
+        # tool-call channels ("tool:<owner>:<n>") and the name of the tool each one calls
+        self.tool_names: dict[str, str] = {}
 
     def observe(self, name: str | None, data: dict[str, Any]) -> None:
         """Remember what a synthesized event needs (ids, model) and the usage block."""
@@ -42,6 +44,26 @@ class StreamCodec:
 
     def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
         raise NotImplementedError
+
+    def tool_deltas(self, name: str | None, data: dict[str, Any]) -> list[tuple[str, str]]:
+        """Tool-call argument text in this event, per tool channel ``tool:<owner>:<n>``.
+
+        A call's first event yields its channel (with ``""`` when it carries no arguments
+        yet), so a layer sees every call, named, before any of its arguments go out.
+        ``<owner>`` is the channel that ``ends`` or ``tool_ends`` reports when the call is
+        complete.
+        """
+        return []
+
+    def set_tool_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
+        """Replace the argument text of one tool channel in this event."""
+
+    def tool_flush_event(self, channel: str, text: str) -> bytes:
+        raise NotImplementedError
+
+    def tool_ends(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        """Owners whose tool calls are complete with this event (beyond what ``ends`` says)."""
+        return []
 
     def ends(self, name: str | None, data: dict[str, Any]) -> list[str]:
         return []
@@ -162,6 +184,47 @@ class OpenAIChatCodec(_OpenAIChoicesCodec):
         delta = {} if text is None else {"content": text}
         return {"index": int(channel), "delta": delta, "logprobs": None, "finish_reason": finish}
 
+    def tool_deltas(self, name: str | None, data: dict[str, Any]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for choice, call in _chat_calls(data):
+            channel = f"tool:{choice.get('index', 0)}:{call.get('index', 0)}"
+            function = call.get("function")
+            function = function if isinstance(function, dict) else {}
+            if isinstance(function.get("name"), str):
+                self.tool_names[channel] = function["name"]
+            arguments = function.get("arguments")
+            out.append((channel, arguments if isinstance(arguments, str) else ""))
+        return out
+
+    def set_tool_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
+        for choice, call in _chat_calls(data):
+            if f"tool:{choice.get('index', 0)}:{call.get('index', 0)}" == channel:
+                function = call.setdefault("function", {})
+                if isinstance(function, dict):
+                    function["arguments"] = text
+
+    def tool_flush_event(self, channel: str, text: str) -> bytes:
+        _, choice, call = channel.split(":")
+        delta = {"tool_calls": [{"index": int(call), "function": {"arguments": text}}]}
+        event = {
+            **self.template,
+            "choices": [
+                {"index": int(choice), "delta": delta, "logprobs": None, "finish_reason": None}
+            ],
+        }
+        return encode_event(orjson.dumps(event))
+
+
+def _chat_calls(data: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(choice, tool-call delta) pairs of one chat chunk."""
+    out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for choice in data.get("choices") or ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+        if isinstance(calls, list):
+            out += [(choice, call) for call in calls if isinstance(call, dict)]
+    return out
+
 
 class OpenAICompletionsCodec(_OpenAIChoicesCodec):
     channel_key = "text"
@@ -215,6 +278,45 @@ class OpenAIResponsesCodec(StreamCodec):
 
     def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
         data["delta"] = text
+
+    def tool_deltas(self, name: str | None, data: dict[str, Any]) -> list[tuple[str, str]]:
+        kind = data.get("type")
+        channel = f"tool:{data.get('output_index', 0)}:0"
+        if kind == "response.output_item.added":
+            item = data.get("item")
+            if not isinstance(item, dict) or item.get("type") != "function_call":
+                return []
+            self.tool_names[channel] = str(item.get("name", ""))
+            self._items[channel] = str(item.get("id", ""))
+            arguments = item.get("arguments")
+            return [(channel, arguments if isinstance(arguments, str) else "")]
+        if kind == "response.function_call_arguments.delta" and isinstance(data.get("delta"), str):
+            return [(channel, data["delta"])]
+        return []
+
+    def set_tool_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
+        if data.get("type") == "response.output_item.added":
+            data["item"]["arguments"] = text
+        else:
+            data["delta"] = text
+
+    def tool_flush_event(self, channel: str, text: str) -> bytes:
+        event = {
+            "type": "response.function_call_arguments.delta",
+            "item_id": self._items.get(channel, ""),
+            "output_index": int(channel.split(":")[1]),
+            "delta": text,
+            "sequence_number": self._sequence,
+        }
+        return encode_event(orjson.dumps(event), "response.function_call_arguments.delta")
+
+    def tool_ends(self, name: str | None, data: dict[str, Any]) -> list[str]:
+        if data.get("type") in (
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+        ):
+            return [str(data.get("output_index", 0))]
+        return []
 
     def ends(self, name: str | None, data: dict[str, Any]) -> list[str]:
         return [_channel(data)] if data.get("type") == "response.output_text.done" else []
@@ -364,6 +466,34 @@ class AnthropicMessagesCodec(StreamCodec):
 
     def set_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
         data["delta"]["text"] = text
+
+    def tool_deltas(self, name: str | None, data: dict[str, Any]) -> list[tuple[str, str]]:
+        kind = data.get("type")
+        channel = f"tool:{data.get('index', 0)}:0"
+        if kind == "content_block_start":
+            block = data.get("content_block")
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                self.tool_names[channel] = str(block.get("name", ""))
+                return [(channel, "")]
+        elif kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            if delta.get("type") == "input_json_delta" and isinstance(
+                delta.get("partial_json"), str
+            ):
+                return [(channel, delta["partial_json"])]
+        return []
+
+    def set_tool_delta(self, data: dict[str, Any], channel: str, text: str) -> None:
+        if data.get("type") == "content_block_delta":
+            data["delta"]["partial_json"] = text
+
+    def tool_flush_event(self, channel: str, text: str) -> bytes:
+        event = {
+            "type": "content_block_delta",
+            "index": int(channel.split(":")[1]),
+            "delta": {"type": "input_json_delta", "partial_json": text},
+        }
+        return encode_event(orjson.dumps(event), "content_block_delta")
 
     def ends(self, name: str | None, data: dict[str, Any]) -> list[str]:
         return [str(data.get("index", 0))] if data.get("type") == "content_block_stop" else []

@@ -55,7 +55,9 @@ class ModelRouter:
                 from vallum.providers.mock import MockModel, MockSettings
 
                 m = provider_config.mock
-                mock = MockModel(MockSettings(m.reply, m.chunks, m.chunk_gap, m.latency))
+                mock = MockModel(
+                    MockSettings(m.reply, m.chunks, m.chunk_gap, m.latency, dict(m.scripts))
+                )
             self.providers[provider_config.name] = Provider(provider_config, client, mock)
             b = provider_config.breaker
             self._breaker_settings[provider_config.name] = (
