@@ -41,7 +41,9 @@ def _gateway(upstream: ServerThread, layers: list[dict[str, Any]]) -> ServerThre
 
 @pytest.fixture(scope="module")
 def guarded(scripted: ServerThread) -> Iterator[ServerThread]:
-    with _gateway(scripted, [{"type": "validate"}, {"type": "tool_guard"}]) as server:
+    # the demo's defences against indirect injection, in the demo's order
+    layers = [{"type": t} for t in ("validate", "tool_guard", "link_guard", "spotlight")]
+    with _gateway(scripted, layers) as server:
         yield server
 
 

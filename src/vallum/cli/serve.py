@@ -45,6 +45,9 @@ def demo_config(port: int = 8080, host: str = "127.0.0.1") -> GatewayConfig:
                 },
                 {"type": "validate"},
                 {"type": "input_guard"},  # injection, content policy, secrets and PII in prompts
+                {"type": "tool_guard"},  # tool calls traced to the turns that supplied their values
+                {"type": "link_guard"},  # links and images only untrusted content named: removed
+                {"type": "spotlight"},  # after the layers that read untrusted text as it came
                 {"type": "output_filter"},  # redacts PII and secrets in replies, streamed or not
                 {  # durable audit trail in SQLite under .vallum/, checkpoints signed
                     "type": "audit",

@@ -26,6 +26,7 @@ __all__ = [
     "argument_values",
     "normalize_host",
     "text_values",
+    "url_spans",
 ]
 
 MAX_SCAN_CHARS = 200_000  # per text: longer texts are scanned up to here
@@ -150,13 +151,24 @@ def _urls(text: str) -> Iterator[tuple[Value, tuple[int, int]]]:
         host = _url_host(match.group())
         if host:
             taken.append(match.span())
-            yield Value(ValueKind.URL, host), match.span()
+            yield Value(ValueKind.URL, host), _trimmed(match)
     for match in _BARE_HOST.finditer(text):
         if any(start <= match.start() < end for start, end in taken):
             continue
         host = _url_host(match.group())
         if host:
-            yield Value(ValueKind.URL, host), match.span()
+            yield Value(ValueKind.URL, host), _trimmed(match)
+
+
+def _trimmed(match: re.Match[str]) -> tuple[int, int]:
+    """The span without trailing sentence punctuation ("see https://x.example/a.")."""
+    return match.start(), match.start() + len(match.group().rstrip(".,;:!?"))
+
+
+def url_spans(text: str) -> list[tuple[int, int, str]]:
+    """Every URL and bare domain in ``text``: (start, end, normalised host), in text order."""
+    found = [(span[0], span[1], value.key) for value, span in _urls(text[:MAX_SCAN_CHARS])]
+    return sorted(found)
 
 
 def _ibans(text: str) -> Iterator[tuple[Value, tuple[int, int]]]:

@@ -23,6 +23,8 @@ _LAYERS: dict[str, str] = {
     "validate": "Validate",
     "input_guard": "InputGuard",
     "tool_guard": "ToolGuard",
+    "link_guard": "LinkGuard",
+    "spotlight": "Spotlight",
     "output_filter": "OutputFilter",
     "audit": "Audit",
 }
