@@ -95,6 +95,8 @@ class LinkGuard(Layer[LinkGuardConfig]):
         request = exchange.request
         if request is None:
             return None
+        if not self.config.hold_unseen and not any(p.source in _UNTRUSTED for p in request.parts):
+            return None  # nothing untrusted: no state, nothing held back in streams
         index = ValueIndex.build(
             (p.text for p in request.parts if p.source in _TRUSTED),
             (p.text for p in request.parts if p.source in _UNTRUSTED),

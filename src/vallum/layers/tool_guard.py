@@ -126,6 +126,8 @@ class ToolGuard(Layer[ToolGuardConfig]):
         request = exchange.request
         if request is None:
             return None
+        if not self.config.hold_unseen and not any(p.source in _UNTRUSTED for p in request.parts):
+            return None  # nothing untrusted: no value can come only from there
         # Built now, before any later layer (spotlight) rewrites the untrusted text.
         self._indexes[exchange.request_id] = ValueIndex.build(
             (p.text for p in request.parts if p.source in _TRUSTED),
@@ -153,6 +155,8 @@ class ToolGuard(Layer[ToolGuardConfig]):
         if not self._allowed(exchange, window.tool_name or ""):
             self._note(exchange, "tool_not_allowed", window.tool_name or "", "")
             return StreamEdit(terminate=_NOT_ALLOWED)
+        if exchange.request_id not in self._indexes:
+            return None  # no provenance to trace: the arguments need not wait
         return _HOLD  # arguments wait until the call is complete
 
     async def on_stream_end(self, exchange: Exchange, window: StreamWindow) -> StreamEdit | None:
