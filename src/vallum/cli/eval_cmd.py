@@ -1,15 +1,22 @@
-"""``vallum eval --detector NAME FILES…``: scores and latency of a detector on labelled data."""
+"""``vallum eval --detector NAME FILES…``: scores and latency of a detector on labelled data.
+
+``vallum eval --detector NAME --loso [--data DIR]`` trains and scores leave-one-source-out
+instead (needs the ``train`` extra) and prints the tables as Markdown.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from vallum.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vallum.eval import EvalDetector
 
 __all__ = ["register"]
 
@@ -21,7 +28,18 @@ def register(commands: Any) -> None:
     parser.add_argument("--detector", "-d", required=True, choices=sorted(eval_detectors()))
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    parser.add_argument("files", nargs="+", type=Path, help="data files")
+    parser.add_argument(
+        "--loso",
+        action="store_true",
+        help="leave-one-source-out: train without each source in turn and score it",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("../shared/data"),
+        help="data folder for --loso (default: ../shared/data)",
+    )
+    parser.add_argument("files", nargs="*", type=Path, help="data files")
     parser.set_defaults(func=_run)
 
 
@@ -39,6 +57,10 @@ def _run(args: argparse.Namespace) -> int:
     from vallum.eval import eval_detectors, evaluate_files
 
     detector = eval_detectors()[args.detector]
+    if args.loso:
+        return _run_loso(detector, args.data, quiet=args.no_progress)
+    if not args.files:
+        raise ConfigError("name the data files to score, or pass --loso")
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
         raise ConfigError(f"no such file: {', '.join(missing)}")
@@ -52,6 +74,22 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     for summary in [*summaries, total]:
         _print(summary)
+    return 0
+
+
+def _run_loso(detector: EvalDetector, data: Path, quiet: bool) -> int:
+    from vallum.eval.loso import format_report, run_loso
+
+    if detector.loso is None:
+        raise ConfigError(f"the {detector.name} detector has no leave-one-source-out task")
+    if not data.is_dir():
+        raise ConfigError(f"no such data folder: {data}")
+
+    def show(fold: str) -> None:
+        sys.stderr.write(f"fold {fold}\n")
+
+    report = run_loso(detector.loso(data), progress=None if quiet else show)
+    sys.stdout.write(format_report(report))
     return 0
 
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from vallum.detectors.base import Match
+
+if TYPE_CHECKING:
+    from vallum.eval.loso import LosoTask
 
 __all__ = ["DetectFn", "EvalDetector", "eval_detectors"]
 
@@ -23,6 +27,7 @@ class EvalDetector:
     task: Literal["spans", "label"]
     build: Callable[[], DetectFn]  # built once, before timing starts
     scored: frozenset[str] = frozenset()  # entity kinds scored (span task)
+    loso: Callable[[Path], LosoTask] | None = None  # leave-one-source-out over a data folder
 
 
 def _pii() -> DetectFn:
@@ -49,6 +54,12 @@ def _content() -> DetectFn:
     return eval_detect()
 
 
+def _content_loso(data: Path) -> LosoTask:
+    from vallum.eval.content_loso import ContentLoso
+
+    return ContentLoso(data)
+
+
 def _pii_kinds() -> frozenset[str]:
     from vallum.detectors.pii import PII_KINDS
 
@@ -61,6 +72,6 @@ def eval_detectors() -> dict[str, EvalDetector]:
         EvalDetector("pii", "spans", _pii, _pii_kinds()),
         EvalDetector("secrets", "spans", _secrets, frozenset({"API_KEY_SECRET"})),
         EvalDetector("injection", "label", _injection),
-        EvalDetector("content", "label", _content),
+        EvalDetector("content", "label", _content, loso=_content_loso),
     ]
     return {d.name: d for d in detectors}

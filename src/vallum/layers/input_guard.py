@@ -154,7 +154,11 @@ class InputGuard(Layer[InputGuardConfig]):
             found = self.content.detect(normalized.scan_text)
             if found.flagged:
                 kind = found.category or "other"
-                verdicts.append(Verdict("content", kind, found.score, None, self.content.version))
+                harmful = Verdict("content", kind, found.score, None, self.content.version)
+                # a plain harmful request (no injection rule fired, only the model leaning
+                # on the same words) is answered as content: the first verdict decides
+                plain = bool(verdicts) and verdicts[0].kind == "model"
+                verdicts.insert(0 if plain else len(verdicts), harmful)
         return verdicts
 
     def _act(self, exchange: Exchange, scans: list[PartScan]) -> Deny | None:

@@ -286,7 +286,13 @@ def test_content_off_by_default_flag_records_and_block_denies() -> None:
 
 
 def test_stream_content_checked_per_window_and_at_end() -> None:
-    layer = _layer(content="block", content_every=256, content_window=512)
+    # the window mechanics, not the shipped model's calibration: a fixed threshold
+    layer = _layer(
+        content="block",
+        content_every=256,
+        content_window=512,
+        content_config={"threshold": 0.5},
+    )
     filler = "the quick brown fox jumps over the lazy dog. " * 40
     harmful = (HARMFUL + ". ") * 12  # the classifier scores whole windows: dilution hides
     text, terminated = _streamed(layer, [filler[:900], filler[900:], harmful, " more " * 100])

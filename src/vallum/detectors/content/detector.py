@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,15 +15,19 @@ from vallum.detectors.content.words import WordModel
 
 __all__ = [
     "CATEGORIES",
+    "MINOR_BONUS",
     "ContentConfig",
     "ContentDetector",
     "ContentResult",
     "eval_detect",
+    "gate_of",
     "lexicon_hits",
+    "log_odds",
 ]
 
 _MODEL_PACKAGE = "vallum.detectors.content.model"
 _MODEL_FILE = "content.npz"
+MINOR_BONUS = 1.5  # log-odds: a minor near a sexual word needs far less model evidence
 
 
 class ContentConfig(BaseModel):
@@ -79,11 +85,14 @@ class ContentDetector:
         shipped = self.model.thresholds
         self._threshold = self.config.threshold or shipped.get("chat", 0.5)
         bare = self.config.bare_threshold or shipped.get("bare", self._threshold)
-        self._bare = max(self._threshold, bare)
+        # one decision score: texts without harm evidence need ``bare`` (never below the
+        # threshold), which is the same as lowering their log-odds by the difference
+        self._bare_offset = max(0.0, log_odds(bare) - log_odds(self._threshold))
         self._allow = tuple(term.lower() for term in self.config.allow_terms)
         self._deny = tuple(term.lower() for term in self.config.deny_terms)
 
     def detect(self, text: str) -> ContentResult:
+        """``score`` is the decision score: a text is flagged at ``score >= threshold``."""
         lowered = text[: self.config.max_chars].lower()
         if self._allow and any(map(lowered.__contains__, self._allow)):
             return ContentResult(False, 0.0, None)
@@ -92,15 +101,33 @@ class ContentDetector:
         category = _category(dense)
         if self._deny and any(map(lowered.__contains__, self._deny)):
             return ContentResult(True, 1.0, category)
-        score = self.model.score(stems, dense)
-        # a how-to with no harm word at all ("how to lose weight?") needs far more model evidence
-        evidence = category != "other" or "evasion_intent" in dense
-        needed = self._threshold if evidence else self._bare
-        flagged = score >= needed and category in self.config.categories
-        if "minor_sexual" in dense and score >= self._threshold / 2:
-            # stricter: half the model's evidence is enough ("sex education for teens" is not)
-            flagged, score = "sexual_minors" in self.config.categories, max(score, self._threshold)
-        return ContentResult(flagged, score, category, evidence)
+        gate = gate_of(dense)
+        value = self.model.logit(stems, dense)
+        # a how-to with no harm word at all ("how to lose weight?") needs far more evidence;
+        # a minor near a sexual word far less ("sex education for teens" still passes)
+        value += -self._bare_offset if gate == "bare" else MINOR_BONUS if gate == "minor" else 0
+        score = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, value))))
+        flagged = score >= self._threshold and category in self.config.categories
+        return ContentResult(flagged, score, category, gate != "bare")
+
+
+def gate_of(dense: dict[str, float]) -> Literal["minor", "bare", "evidence"]:
+    """Which rule governs a text: a minor near a sexual word; no harm evidence at all (no
+    word of a harm category, no harm verb on a person or oneself, no evasion) or a
+    multiple-choice exam question; or neither."""
+    if "minor_sexual" in dense:
+        return "minor"
+    if "multiple_choice" in dense:
+        return "bare"  # an exam question with lettered options asks for no harm
+    if _category(dense) == "other" and "evasion_intent" not in dense:
+        return "bare"
+    return "evidence"
+
+
+def log_odds(probability: float) -> float:
+    """The log-odds of ``probability``, clamped so that 0 and 1 stay finite."""
+    p = min(1.0 - 1e-9, max(1e-9, probability))
+    return math.log(p / (1.0 - p))
 
 
 def lexicon_hits(lowered: str, lexicon: Lexicon | None = None) -> list[str]:
@@ -124,6 +151,10 @@ def _category(dense: dict[str, float]) -> str:
         return "self_harm"
     if "harm_person" in dense:
         return "violence"
+    if "demean_group" in dense:
+        return "hate_harassment"
+    if "private_person" in dense:
+        return "privacy"
     return next((name for name in CATEGORIES if f"obj:{name}" in dense), "other")
 
 

@@ -52,7 +52,8 @@ CATEGORIES: dict[str, str] = {
     "cyber_attack": "malware|ransomware|virus|trojan|worm|keylogger|rootkit|botnet|ddos"
     "|exploit|backdoor|spyware|stalkerware|phishing|payload|reverse shell|zero day|sql injection"
     "|xss|brute force|password cracker|hack|hacking|hacker|crack password|credentials"
-    "|antivirus|firewall|bypass authentication|cyberattack|cyber attack|data breach|spoof"
+    "|disable antivirus|evade antivirus|bypass antivirus|bypass the firewall|disable the firewall"
+    "|bypass authentication|cyberattack|cyber attack|data breach|spoof"
     "|sniff|intercept|wifi password|vulnerability|vulnerabilities|syn flood|dns amplification"
     "|rainbow table|privilege escalation|remote code execution|deface|credential stuffing"
     "|zero-day|cve|command and control|hijack|exfiltrate|spam|malicious"
@@ -95,7 +96,10 @@ CATEGORIES: dict[str, str] = {
 }
 SIGNALS: dict[str, str] = {
     "evasion_intent": "without getting caught|without being caught|without detection"
-    "|without being detected|without anyone knowing|without a trace|undetected|undetectable"
+    "|without being detected|without anyone knowing|without anyone finding out"
+    "|without anyone noticing|without them knowing|without her knowing|without him knowing"
+    "|nobody finds out|no one finds out|so nobody notices|leave no trace|without a trace"
+    "|undetected|undetectable"
     "|untraceable|get away with|avoid detection|evade|evading|black market|dark web"
     "|cover up|hide evidence|destroy evidence|illegally|illegal|no one will know|anonymously",
 }
@@ -123,6 +127,28 @@ _ROLES: dict[str, str] = {
     "|boy|girl|toddler|infant|student|schoolgirl|schoolboy|year old|years old|13|14|12",
     "sexual": "sex|sexual|sexually|nude|nudes|naked|porn|pornographic|explicit|erotic"
     "|intimate|seduce|molest|fondle",
+    # chemical, biological, radiological and explosive agents: making one is never benign
+    "hazard": "nerve agent|nerve gas|sarin|vx|tabun|soman|novichok|mustard gas|ricin|abrin"
+    "|anthrax|botulinum|smallpox|plague|bioweapon|chemical weapon|biological weapon"
+    "|nuclear weapon|dirty bomb|pipe bomb|nail bomb|explosive|explosives|tatp|nitroglycerin"
+    "|chlorine gas|phosgene|poison gas|toxic gas|pathogen|uranium|plutonium|dimethylmercury",
+    # content that takes a side: writing it for a harm object is the misinformation shape
+    "stance": "persuasive|persuade|convincing|convince|claiming|claims that|arguing|argue that"
+    "|suggesting that|proving|prove that|deny|denying|glorify|glorifying|mock|mocking"
+    "|promote|promoting|encourage|encouraging|justify|justifying|defend the|praise|praising"
+    "|make fun of|ridicule|propaganda|smear|fake|made up|made-up|false",
+    "group": "jews|jewish|muslims|muslim|christians|immigrants|refugees|black people|blacks"
+    "|white people|asians|asian people|mexicans|latinos|arabs|gay|gays|lesbians|transgender"
+    "|trans people|women|men|disabled|disabled people|old people|elderly|poor people|indians"
+    "|africans|chinese|gypsies|roma|minorities|minority|race|races|ethnic group|religion",
+    "trait": "lazy|stupid|dumb|violent|dishonest|greedy|dirty|inferior|less intelligent"
+    "|criminals|criminal|dangerous|evil|subhuman|animals|terrorists|parasites|worthless"
+    "|bad at|can t be trusted|should not be allowed|shouldn t be allowed|don t deserve"
+    "|not fit|ugly|disgusting|weak|so bad",
+    "private": "home address|address of|where does|where do|lives|phone number|cell number"
+    "|social security number|ssn|date of birth|bank details|bank account|password"
+    "|passwords|medical records|medical history|medical condition|salary|location"
+    "|whereabouts|private messages|emails|credit card|ip address of|browsing history",
     "option": "b|c|d",  # answer letters: three or more make a multiple-choice question
     "instruct": "how|step|steps|instructions|instruction|guide|tutorial|explain|detailed"
     "|teach|show|ways|methods|plan|strategy|tips|list|provide|give|best way|easiest way",
@@ -149,17 +175,26 @@ _SAFE: dict[str, str] = {
     "|treatment|medication|pharmacist|nurse|hospital|therapy|therapist|diagnosis|patient"
     "|clinical|ibuprofen|paracetamol|acetaminophen|vaccine|antibiotic",
     "safety": "protect|prevent|prevention|recognize|recognise|report|signs|warning signs"
-    "|safely|safety|legal|legally|awareness|defend|spot|identify|help|support|hotline|cope"
-    "|recover|avoid being|stay safe|dangers of|risks of|what is|what are|why do|why did"
-    "|meaning of|definition|define|permission|authorized|my own|detect|what should i do"
-    "|how does|how do they|work|works|explain why|talk to|a friend who|worried about|trust",
-    "defensive": "mitigation|mitigate|mitigations|cheat sheet|owasp|best practices|code review"
+    "|safely|safety|legal|legally|awareness|defend|spot|identify|support"
+    "|avoid being|stay safe|dangers of|risks of|what is|what are|why do|why did"
+    "|meaning of|definition|define|permission|authorized|my own|detect"
+    "|how does|how do they|work|works|explain why|trust",
+    # someone asking how to help, or for help: the words of a crisis, the stance of care
+    "help_seeking": "what should i do|what can i do|how can i help|how do i help|help them"
+    "|a friend who|my friend is|a friend tells me|friend told me|tells me they|worried about"
+    "|talk to|hotline|helpline|crisis line|get help|seek help|therapist|counselor|cope"
+    "|recover|recovery|support group|reach out|someone who is|thinking about suicide",
+    "defensive": "log|logs|log file|alert|alerts|siem|incident|scanner|blocklist|block it"
+    "|is this malicious|is this a known|should i block|is this safe|is this legit"
+    "|mitigation|mitigate|mitigations|cheat sheet|owasp|best practices|code review"
     "|checklist|threat model|threat modeling|penetration test|penetration testing|hardening"
     "|vulnerability disclosure|countermeasure|countermeasures|defensive|security guidance",
     "victim": "was stolen|been stolen|got stolen|someone stole|stole my|was hacked"
     "|been hacked|got hacked|hacked my|scammed|report fraud|report it|dispute|lost my"
     "|fraudulent charge|unauthorized charge|freeze my|replacement card|block my card"
     "|reset my password|recover my account|i think someone|not me|wasn t me",
+    "checking": "valid|validate|validity|validation|invalid|check whether|checksum|format"
+    "|sample|example number|is this a real|is it real|test number|dummy|placeholder",
     "exam": "which of the following|true or false|multiple choice|is known as|is called"
     "|which is not|which statement|quiz|exam|question|answer|textbook|lecture|course",
     "everyday": "lose weight|recipe|workout|essay|homework|resume|travel|trip|vacation"
@@ -178,8 +213,13 @@ DENSE_FEATURES: tuple[str, ...] = (
     "harm_person",
     "harm_self",
     "minor_sexual",
+    "make_hazard",
+    "stance_harm",
+    "demean_group",
+    "private_person",
     "instruct",
     "person",
+    "multiple_choice",
     *(f"safe:{name}" for name in _SAFE),
     "safe_any",
 )
@@ -301,11 +341,13 @@ class Lexicon:
             out["harm_person"] = 1.0
         if harm and _near(harm, found.get("self", ()), _PAIR_WINDOW):
             out["harm_self"] = 1.0
+        out.update(_intent_features(found, verbs))
         minors = found.get("minor", ())
         if minors and _near(minors, found.get("sexual", ()), _MINOR_WINDOW):
             out["minor_sexual"] = 1.0
         if len(found.get("option", ())) >= 3:
             found = {**found, "safe:exam": [0]}
+            out["multiple_choice"] = 1.0
         for tag in ("evasion_intent", "instruct", "person"):
             if tag in found:
                 out[tag] = 1.0
@@ -315,6 +357,23 @@ class Lexicon:
         if safe:
             out["safe_any"] = 1.0
         return out
+
+
+def _intent_features(found: dict[str, list[int]], verbs: list[int]) -> dict[str, float]:
+    """Intent meeting its object, across categories: making a hazardous agent, taking a
+    side for a harm, a group next to a demeaning trait, a private fact about a person."""
+    out: dict[str, float] = {}
+    if _near(verbs, found.get("hazard", ()), _ACT_WINDOW):
+        out["make_hazard"] = 1.0
+    objects = sorted(i for name in CATEGORIES for i in found.get(f"obj:{name}", ()))
+    if _near(found.get("stance", ()), objects, _ACT_WINDOW + 2):
+        out["stance_harm"] = 1.0
+    if _near(found.get("group", ()), found.get("trait", ()), _PAIR_WINDOW):
+        out["demean_group"] = 1.0
+    people = sorted({*found.get("person", ()), *found.get("group", ())})
+    if _near(found.get("private", ()), people, _PAIR_WINDOW):
+        out["private_person"] = 1.0
+    return out
 
 
 def _near(left: Sequence[int], right: Sequence[int], reach: int) -> bool:

@@ -10,11 +10,13 @@ Only keys with a weight are shipped: the vocabulary is the model.
 from __future__ import annotations
 
 import math
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from io import BytesIO
 from itertools import compress, filterfalse, pairwise
+from typing import BinaryIO
 
 import numpy as np
 
@@ -74,6 +76,14 @@ class WordModel:
         """Load ``name`` (an ``.npz``) shipped inside ``package``."""
         try:
             blob = resources.files(package).joinpath(name).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot load the model {package}/{name}") from exc
+        return cls.from_bytes(blob, f"{package}/{name}")
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, name: str = "model") -> WordModel:
+        """A model from the bytes of its ``.npz``."""
+        try:
             with np.load(BytesIO(blob), allow_pickle=False) as data:
                 return cls(
                     weights=dict(zip(data["keys"].tolist(), data["values"].tolist(), strict=True)),
@@ -91,21 +101,29 @@ class WordModel:
                     version=str(data["version"]),
                 )
         except (OSError, KeyError, ValueError) as exc:
-            raise ConfigError(f"cannot load the model {package}/{name}") from exc
+            raise ConfigError(f"cannot load the model {name}") from exc
 
-    def save(self, handle: BytesIO | object) -> None:
-        """Write the model as a compressed ``.npz`` (training time)."""
-        np.savez_compressed(
-            handle,  # type: ignore[arg-type]
-            keys=np.asarray(list(self.weights), dtype=str),
-            values=np.asarray(list(self.weights.values()), dtype=np.float16),
-            dense_keys=np.asarray(list(self.dense), dtype=str),
-            dense_values=np.asarray(list(self.dense.values()), dtype=np.float64),
-            bias=np.asarray(self.bias),
-            threshold_keys=np.asarray(list(self.thresholds), dtype=str),
-            threshold_values=np.asarray(list(self.thresholds.values()), dtype=np.float64),
-            version=np.asarray(self.version),
-        )
+    def save(self, handle: BinaryIO) -> None:
+        """Write the model as a compressed ``.npz`` (training time), keys sorted and with a
+        fixed timestamp: the same model always gives the same bytes."""
+        weights = sorted(self.weights.items())
+        arrays = {
+            "keys": np.asarray([key for key, _ in weights], dtype=str),
+            "values": np.asarray([value for _, value in weights], dtype=np.float16),
+            "dense_keys": np.asarray(list(self.dense), dtype=str),
+            "dense_values": np.asarray(list(self.dense.values()), dtype=np.float64),
+            "bias": np.asarray(self.bias),
+            "threshold_keys": np.asarray(list(self.thresholds), dtype=str),
+            "threshold_values": np.asarray(list(self.thresholds.values()), dtype=np.float64),
+            "version": np.asarray(self.version),
+        }
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, array in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                buffer = BytesIO()
+                np.lib.format.write_array(buffer, array, allow_pickle=False)
+                archive.writestr(info, buffer.getvalue())
 
     def logit(self, stems: Sequence[str], dense: Mapping[str, float]) -> float:
         weights = self.weights
