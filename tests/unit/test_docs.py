@@ -72,7 +72,18 @@ def test_example_config_validates_and_builds(monkeypatch: pytest.MonkeyPatch) ->
     assert {p.type for p in config.providers} >= {"openai", "anthropic"}
     assert any(m.name.endswith("*") for m in config.models)
     assert any(m.upstream_model for m in config.models)
-    assert [layer["type"] for layer in config.layers] == ["validate"]
+    assert [layer["type"] for layer in config.layers] == [
+        "authn",
+        "authz",
+        "ratelimit",
+        "validate",
+        "input_guard",
+        "output_filter",
+        "audit",
+    ]
+    from vallum.config.advice import config_warnings
+
+    assert config_warnings(config) == [], "the example is a secured gateway, not an open relay"
     Gateway(config)  # providers, credentials and layers are built as `vallum serve` would
 
 

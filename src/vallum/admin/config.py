@@ -8,7 +8,15 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ADMIN_TOKEN_ENV", "AdminConfig", "AdminCredential", "hash_token"]
+from vallum.errors import ConfigError
+
+__all__ = [
+    "ADMIN_TOKEN_ENV",
+    "AdminConfig",
+    "AdminCredential",
+    "hash_token",
+    "require_admin_credentials",
+]
 
 ADMIN_TOKEN_ENV = "VALLUM_ADMIN_TOKEN"  # noqa: S105 - the name of an env var, not a token
 
@@ -51,3 +59,12 @@ class AdminConfig(BaseModel):
             if hmac.compare_digest(digest, credential.token_sha256) and found is None:
                 found = credential
         return found
+
+
+def require_admin_credentials(admin: AdminConfig) -> None:
+    """An enabled admin listener that nobody can log in to is a mistake: refuse to start."""
+    if admin.enabled and not admin.credentials and not os.environ.get(admin.token_env):
+        raise ConfigError(
+            f"admin.enabled is true but {admin.token_env} is not set and admin.credentials is "
+            f"empty: no one could use the admin API; set {admin.token_env} or disable admin"
+        )

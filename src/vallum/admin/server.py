@@ -25,6 +25,9 @@ def run_listeners(app: Any, options: dict[str, Any]) -> None:
         uvicorn.run(app, **options)
         return
     from vallum.admin.app import AdminApp
+    from vallum.admin.config import require_admin_credentials
+
+    require_admin_credentials(admin)
 
     admin_options = {
         k: v for k, v in options.items() if k not in ("host", "port") and not k.startswith("ssl_")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from vallum.config import load_config
@@ -44,12 +45,22 @@ def register(commands: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from vallum.admin.config import require_admin_credentials
     from vallum.gateway import Gateway
 
     config = load_config(args.config)
     Gateway(config)  # builds every layer and provider, exactly as serve does
+    require_admin_credentials(config.admin)
+    _print_warnings(config)
     print(f"{args.config}: OK ({len(config.layers)} layers, {len(config.models)} models)")
     return 0
+
+
+def _print_warnings(config: Any) -> None:
+    from vallum.config.advice import config_warnings
+
+    for warning in config_warnings(config):
+        print(f"vallum: warning: {warning}", file=sys.stderr)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -67,6 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
     from vallum.cli.serve import serve
 
     config = load_config(args.config)
+    _print_warnings(config)
     print(f"Vallum on http://{config.server.host}:{config.server.port}", flush=True)
     serve(config, config_path=args.config)
     return 0
