@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -19,12 +18,10 @@ from vallum.audit.config import JsonlSinkConfig, PostgresSinkConfig, SinkConfig,
 from vallum.audit.query import AuditFilter, index_fields
 from vallum.audit.sinks import AuditSink, open_sink
 from vallum.audit.verify import verify_sink
+from vallum.cli.durations import UNITS, parse_duration
 from vallum.errors import ConfigError
 
 __all__ = ["parse_time", "register"]
-
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def register(commands: Any) -> None:
@@ -82,9 +79,9 @@ def parse_time(text: str | None, now: float) -> float | None:
     """An ISO time (``2024-05-01T12:00:00Z``) or a duration ago (``90s``, ``30m``, ``7d``)."""
     if text is None:
         return None
-    match = _RELATIVE.match(text.strip())
-    if match:
-        return now - float(match[1]) * _UNITS[match[2]]
+    ago = parse_duration(text) if text.strip()[-1:] in UNITS else None
+    if ago is not None:
+        return now - ago
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from vallum.config import load_config
+from vallum.errors import ConfigError
 
 __all__ = ["register"]
 
@@ -56,6 +57,28 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_free_ports(config: Any) -> None:
+    """A port already in use is one clear line and exit code 2, before any banner."""
+    import socket
+
+    listeners = [("proxy", config.server.host, config.server.port)]
+    if config.admin.enabled:
+        listeners.append(("admin", config.admin.host, config.admin.port))
+    for name, host, port in listeners:
+        if port == 0:
+            continue
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on {host}:{port} for the {name} listener: {exc.strerror}"
+                    " (another process uses the port? choose another with --port or server.port)"
+                ) from exc
+
+
 def _print_warnings(config: Any) -> None:
     from vallum.config.advice import config_warnings
 
@@ -68,6 +91,7 @@ def _demo(args: argparse.Namespace) -> int:
     from vallum.identity.demo import ensure_demo_key
 
     config = demo_config(args.port, args.host)
+    _require_free_ports(config)
     key = ensure_demo_key(config)
     print(_DEMO_BANNER.format(host=args.host, port=args.port, key=key), flush=True)
     serve(config)
@@ -79,6 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     _print_warnings(config)
+    _require_free_ports(config)
     print(f"Vallum on http://{config.server.host}:{config.server.port}", flush=True)
     serve(config, config_path=args.config)
     return 0

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from vallum.cli.durations import duration
 from vallum.clock import SystemClock
 from vallum.config import GatewayConfig, load_config
 from vallum.errors import ConfigError
@@ -24,7 +25,7 @@ from vallum.identity.records import KeySpec, Permission, RoleRecord, TeamRecord
 from vallum.identity.service import IdentityService, open_identity
 from vallum.storage import Storage, open_storage
 
-__all__ = ["print_table", "register", "resolve_config"]
+__all__ = ["key_warnings", "print_table", "register", "resolve_config"]
 
 _ACTOR = "cli"
 
@@ -70,6 +71,8 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value) or "-"
     if isinstance(value, float) and value > 1e9:
@@ -122,7 +125,11 @@ async def _keys(args: argparse.Namespace, service: IdentityService) -> int:
 
     store, now = service.store, time.time()
     if args.keys_command == "create":
-        record, issued = await store.create_key(_spec(args), actor=_ACTOR)
+        spec = _spec(args)
+        team = await store.get_team(spec.team) if spec.team else None
+        for warning in key_warnings(resolve_config(args.config), spec, team):
+            print(f"vallum: warning: {warning}", file=sys.stderr)
+        record, issued = await store.create_key(spec, actor=_ACTOR)
         data = {"id": record.public_id, "key": issued.reveal(), **key_view(record, now)}
         if args.json:
             _emit(args, data)
@@ -150,9 +157,49 @@ async def _keys(args: argparse.Namespace, service: IdentityService) -> int:
     return 0
 
 
+def key_warnings(config: GatewayConfig, spec: KeySpec, team: TeamRecord | None) -> list[str]:
+    """Why a new key would be refused on every call, as far as the config can tell."""
+    layers = {str(layer.get("type")): layer for layer in config.layers}
+    warnings: list[str] = []
+    authz = layers.get("authz")
+    team_roles = team.roles if team is not None else ()
+    if authz is not None and not (
+        spec.roles or spec.scopes or team_roles or authz.get("default_roles")
+    ):
+        warnings.append(
+            "the key has no role or scope: authz refuses every call with 403 "
+            "endpoint_not_allowed; give it --role (e.g. --role user)"
+        )
+    ratelimit = layers.get("ratelimit")
+    quota = spec.quota
+    if quota is not None and quota.monthly_budget_usd is not None:
+        if ratelimit is None:
+            warnings.append("--budget-usd needs a ratelimit layer; none is configured")
+        elif not ratelimit.get("prices"):
+            warnings.append(
+                "--budget-usd needs prices: the ratelimit layer has no `prices:` table, so every "
+                "call of this key is refused with 403 model_not_priced"
+            )
+    reserve = int((ratelimit or {}).get("default_max_tokens", 1024))
+    if (
+        quota is not None
+        and quota.tokens_per_minute is not None
+        and quota.tokens_per_minute < reserve
+    ):
+        warnings.append(
+            f"--tpm {quota.tokens_per_minute} is below the {reserve} completion tokens reserved "
+            "for a call without max_tokens: such calls are refused with 429"
+        )
+    return warnings
+
+
 def _permission(text: str) -> Permission:
-    """``chat,embeddings:gpt-4o*,mock-*`` → actions before ':', model patterns after."""
-    actions, _, models = text.partition(":")
+    """``chat,models:list:gpt-4o*,mock-*`` → actions, then ':' and model patterns (optional).
+
+    ``models:list`` is an action with a colon in it, so the actions end at the first ':' that
+    does not belong to one.
+    """
+    actions, models = _split_permission(text)
     try:
         return Permission.model_validate(
             {"actions": actions.split(","), "models": models.split(",") if models else ["*"]}
@@ -235,7 +282,9 @@ def _register_keys(commands: Any) -> None:
         ("--label", "label key=value (repeat)"),
     ):
         create.add_argument(flag, action="append", help=help_text)
-    create.add_argument("--expires-in", type=float, help="seconds until the key expires")
+    create.add_argument(
+        "--expires-in", type=duration, help="until the key expires: seconds or 30m, 12h, 90d"
+    )
     create.add_argument("--rpm", type=int, help="requests per minute (rate-limit layer)")
     create.add_argument("--tpm", type=int, help="tokens per minute (rate-limit layer)")
     create.add_argument("--max-concurrency", type=int, help="calls in flight (rate-limit layer)")
@@ -246,10 +295,27 @@ def _register_keys(commands: Any) -> None:
         one = sub.add_parser(name, help=f"{name} a key")
         one.add_argument("id", help="the key's public id")
         if name == "rotate":
-            one.add_argument("--grace", type=float, default=3600.0, help="old secret works for s")
+            one.add_argument(
+                "--grace",
+                type=duration,
+                default=3600.0,
+                help="how long the old secret keeps working: seconds or 30m, 1h, 7d (default 1h)",
+            )
     for parser in (create, listing, *(sub.choices[n] for n in ("show", "rotate", "revoke"))):
         _common(parser)
     keys.set_defaults(func=_runner(_keys))
+
+
+def _split_permission(text: str) -> tuple[str, str]:
+    position = 0
+    while True:
+        colon = text.find(":", position)
+        if colon < 0:
+            return text, ""
+        if text[: colon + len(":list")].endswith("models:list"):
+            position = colon + 1
+            continue
+        return text[:colon], text[colon + 1 :]
 
 
 def _register_named(commands: Any, kind: str, action: Any) -> None:

@@ -52,6 +52,9 @@ def _examples(rows: list[Any], stem: str) -> Iterator[Example]:
         text = row.get("text", row.get("full_text"))
         if not isinstance(text, str):
             continue
+        if "label" not in row and "spans" not in row:
+            # without either, every row would count as benign and the scores look perfect
+            raise ConfigError(f"{stem}: row {index + 1} has neither 'label' nor 'spans'")
         spans = [_span(s) for s in row.get("spans") or [] if isinstance(s, dict)]
         label = row.get("label", 1 if spans else 0)
         yield Example(str(row.get("id", f"{stem}-{index}")), text, int(float(label) >= 0.5), spans)
