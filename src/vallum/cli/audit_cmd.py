@@ -110,7 +110,9 @@ def _sink_config(args: argparse.Namespace) -> tuple[SinkConfig, str | None]:
         if not 0 <= args.sink < len(audit.sinks):
             raise ConfigError(f"--sink must be between 0 and {len(audit.sinks) - 1}")
         return audit.sinks[args.sink], audit.signing_key_file
-    return SqliteSinkConfig(), None
+    # no source given: the demo's audit trail, verified with the demo's key when it is there
+    demo_key = Path(".vallum/audit.key")
+    return SqliteSinkConfig(), str(demo_key) if demo_key.exists() else None
 
 
 def _filter(args: argparse.Namespace, *, newest_first: bool = False) -> AuditFilter:
@@ -178,6 +180,9 @@ def _query(args: argparse.Namespace) -> int:
     return _run(args, body)
 
 
+_FOLLOW_PAGE = 10_000
+
+
 def _tail(args: argparse.Namespace) -> int:
     async def body(sink: AuditSink, _key: str | None) -> int:
         where = _filter(args, newest_first=True)
@@ -187,7 +192,16 @@ def _tail(args: argparse.Namespace) -> int:
         since = entries[-1].at if entries else where.since
         while args.follow:
             await asyncio.sleep(1.0)
-            fresh = AuditFilter(**{**_as_kwargs(where), "since": since, "newest_first": False})
+            # -n limits the first page only: new records are read up to _FOLLOW_PAGE a second
+            # (with -n 1 the oldest match since `since` was always the record already shown)
+            fresh = AuditFilter(
+                **{
+                    **_as_kwargs(where),
+                    "since": since,
+                    "newest_first": False,
+                    "limit": _FOLLOW_PAGE,
+                }
+            )
             found = [e for e in await sink.query(fresh) if (e.chain, e.seq) not in seen]
             _emit(found, args.json)
             seen.update((e.chain, e.seq) for e in found)

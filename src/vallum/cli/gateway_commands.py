@@ -32,6 +32,13 @@ Models: mock-fast (fixed reply), mock-echo (echoes your last message), mock-embe
 """
 
 
+_DEMO_ADMIN = """
+Admin API and metrics on http://{host}:{port} (token in .vallum/admin.token):
+  curl http://{host}:{port}/metrics
+  curl http://{host}:{port}/v1/keys -H "Authorization: Bearer $(cat .vallum/admin.token)"
+"""
+
+
 def register(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the gateway from a config file")
     serve.add_argument("--config", "-c", required=True, help="path to vallum.yaml")
@@ -39,6 +46,12 @@ def register(commands: Any) -> None:
     demo = commands.add_parser("demo", help="run the gateway on embedded defaults, mock model")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument(
+        "--admin-port",
+        type=int,
+        default=8081,
+        help="admin API and /metrics (token in .vallum/admin.token); 0: no admin listener",
+    )
     demo.set_defaults(func=_demo)
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config", help="path to vallum.yaml")
@@ -87,13 +100,26 @@ def _print_warnings(config: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from vallum.admin.config import AdminConfig, AdminCredential, hash_token
     from vallum.cli.serve import demo_config, serve
-    from vallum.identity.demo import ensure_demo_key
+    from vallum.identity.demo import ensure_demo_admin_token, ensure_demo_key
 
     config = demo_config(args.port, args.host)
+    if args.admin_port:
+        token = ensure_demo_admin_token()
+        admin = AdminConfig(
+            enabled=True,
+            host=args.host,
+            port=args.admin_port,
+            credentials=(AdminCredential(name="demo-admin", token_sha256=hash_token(token)),),
+        )
+        config = config.model_copy(update={"admin": admin})
     _require_free_ports(config)
     key = ensure_demo_key(config)
-    print(_DEMO_BANNER.format(host=args.host, port=args.port, key=key), flush=True)
+    banner = _DEMO_BANNER.format(host=args.host, port=args.port, key=key)
+    if args.admin_port:
+        banner += _DEMO_ADMIN.format(host=args.host, port=args.admin_port)
+    print(banner, flush=True)
     serve(config)
     return 0
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from pathlib import Path
 
 from vallum.config import GatewayConfig
 from vallum.identity.keys import parse_key
 from vallum.identity.records import KeySpec
 
-__all__ = ["DEMO_KEY_FILE", "ensure_demo_key"]
+__all__ = ["DEMO_ADMIN_TOKEN_FILE", "DEMO_KEY_FILE", "ensure_demo_admin_token", "ensure_demo_key"]
 
 DEMO_KEY_FILE = Path(".vallum/demo.key")
+DEMO_ADMIN_TOKEN_FILE = Path(".vallum/admin.token")
 
 
 async def _ensure(config: GatewayConfig, path: Path, existing: str) -> str:
@@ -43,8 +45,22 @@ def ensure_demo_key(config: GatewayConfig, path: Path = DEMO_KEY_FILE) -> str:
     existing = path.read_text(encoding="utf-8").strip() if path.exists() else ""
     key = asyncio.run(_ensure(config, path, existing))
     if key != existing:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(key + "\n")
+        _write_private(path, key)
     return key
+
+
+def ensure_demo_admin_token(path: Path = DEMO_ADMIN_TOKEN_FILE) -> str:
+    """The demo's admin API token, kept in ``.vallum/admin.token`` (mode 0600)."""
+    existing = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    if len(existing) >= 32:
+        return existing
+    token = "vadm_" + secrets.token_urlsafe(32)
+    _write_private(path, token)
+    return token
+
+
+def _write_private(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
