@@ -1,5 +1,6 @@
 """`vallum demo` as a new user meets it: admin API and /metrics on, `audit tail -f -n 1`
-follows new records, `audit verify` checks the demo's checkpoint signatures."""
+follows new records, `audit verify` checks the demo's checkpoint signatures, `audit spend`
+reports what the key spent."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def test_demo_admin_metrics_tail_follow_and_signed_verify(tmp_path: Path) -> Non
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as proxy:
             assert proxy.post("/v1/chat/completions", json=CHAT, headers=headers).status_code == 200
             with httpx.Client(base_url=f"http://127.0.0.1:{admin_port}", timeout=10) as admin:
-                assert b"vallum_" in admin.get("/metrics").content
+                metrics = admin.get("/metrics").content
+                assert b"vallum_cost_usd_total{" in metrics, "the demo prices its mock model"
                 listed = admin.get("/v1/keys", headers={"Authorization": f"Bearer {token}"})
                 assert listed.status_code == 200 and listed.json()["data"]
                 assert admin.get("/v1/keys").status_code == 401
@@ -106,3 +108,16 @@ def test_demo_admin_metrics_tail_follow_and_signed_verify(tmp_path: Path) -> Non
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "no public key given" not in verify.stdout
     assert "all chains verify" in verify.stdout
+    spend = subprocess.run(
+        [str(VALLUM), "audit", "spend", "--by", "key", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert spend.returncode == 0, spend.stderr
+    (row,) = json.loads(spend.stdout)
+    assert row["key"] == key.split("_")[1] and row["calls"] == 2 and row["priced_calls"] == 2
+    assert row["cost_usd"] > 0

@@ -19,6 +19,8 @@ from vallum.audit.query import AuditFilter, index_fields
 from vallum.audit.sinks import AuditSink, open_sink
 from vallum.audit.verify import verify_sink
 from vallum.cli.durations import UNITS, parse_duration
+from vallum.cli.keys import print_table
+from vallum.cli.spend import SPEND_GROUPS, spend_rows
 from vallum.errors import ConfigError
 
 __all__ = ["parse_time", "register"]
@@ -32,10 +34,16 @@ def register(commands: Any) -> None:
         ("query", "records matching filters, oldest first", _query),
         ("export", "matching records as JSON Lines (for a SIEM)", _export),
         ("verify", "check the hash chains and checkpoint signatures", _verify),
+        ("spend", "what calls cost, per key, team or model (default: last 30 days)", _spend),
     ):
         parser = sub.add_parser(name, help=help_text)
         _source_options(parser)
-        if name != "verify":
+        if name == "spend":
+            _filter_options(parser, name)
+            parser.set_defaults(since="30d")
+            parser.add_argument("--by", choices=SPEND_GROUPS, default="key", help="group by")
+            parser.add_argument("--json", action="store_true", help="print JSON")
+        elif name != "verify":
             _filter_options(parser, name)
         else:
             parser.add_argument("--public-key", help="Ed25519 PEM key (default: the config's)")
@@ -65,13 +73,13 @@ def _filter_options(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--request-id", help="one request id")
     parser.add_argument("--chain", help="one chain (instance)")
     parser.add_argument("--checkpoints", action="store_true", help="include checkpoint records")
-    default = 20 if name == "tail" else (1_000_000 if name == "export" else 100)
+    default = 20 if name == "tail" else (1_000_000 if name in ("export", "spend") else 100)
     parser.add_argument("--limit", "-n", type=int, default=default, help="most records")
     if name == "tail":
         parser.add_argument("--follow", "-f", action="store_true", help="keep printing new ones")
     if name == "export":
         parser.add_argument("--output", "-o", help="file to write (default: stdout)")
-    else:
+    elif name != "spend":
         parser.add_argument("--json", action="store_true", help="print records as JSON Lines")
 
 
@@ -213,6 +221,21 @@ def _tail(args: argparse.Namespace) -> int:
 
 def _as_kwargs(where: AuditFilter) -> dict[str, Any]:
     return {name: getattr(where, name) for name in AuditFilter.__dataclass_fields__}
+
+
+def _spend(args: argparse.Namespace) -> int:
+    async def body(sink: AuditSink, _key: str | None) -> int:
+        rows = spend_rows((e.data for e in await sink.query(_filter(args))), args.by)
+        if args.json:
+            print(orjson.dumps(rows).decode())
+            return 0
+        columns = (args.by, "calls", "priced_calls", "input_tokens", "output_tokens", "cost_usd")
+        print_table([{**r, "cost_usd": f"{r['cost_usd']:.6f}"} for r in rows], columns)
+        total = sum(r["cost_usd"] for r in rows)
+        print(f"total: {total:.6f} USD over {sum(r['calls'] for r in rows)} calls")
+        return 0
+
+    return _run(args, body)
 
 
 def _export(args: argparse.Namespace) -> int:

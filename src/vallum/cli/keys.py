@@ -175,10 +175,10 @@ def key_warnings(config: GatewayConfig, spec: KeySpec, team: TeamRecord | None) 
     if quota is not None and quota.monthly_budget_usd is not None:
         if ratelimit is None:
             warnings.append("--budget-usd needs a ratelimit layer; none is configured")
-        elif not ratelimit.get("prices"):
+        elif not _any_model_priced(config, ratelimit):
             warnings.append(
-                "--budget-usd needs prices: the ratelimit layer has no `prices:` table, so every "
-                "call of this key is refused with 403 model_not_priced"
+                "--budget-usd needs prices: no configured model has one (add the ratelimit "
+                "layer's `prices:`), so every call of this key is refused with 403 model_not_priced"
             )
     reserve = int((ratelimit or {}).get("default_max_tokens", 1024))
     if (
@@ -191,6 +191,16 @@ def key_warnings(config: GatewayConfig, spec: KeySpec, team: TeamRecord | None) 
             "for a call without max_tokens: such calls are refused with 429"
         )
     return warnings
+
+
+def _any_model_priced(config: GatewayConfig, ratelimit: dict[str, Any]) -> bool:
+    from vallum.layers.ratelimit import RatelimitConfig
+    from vallum.ratelimit.costs import PriceTable, shipped_prices
+
+    settings = RatelimitConfig.model_validate(ratelimit)
+    shipped = shipped_prices()[1] if settings.shipped_prices else []
+    table = PriceTable([*settings.prices, *shipped])
+    return any(table.find(route.name.rstrip("*") or "x") for route in config.models)
 
 
 def _permission(text: str) -> Permission:

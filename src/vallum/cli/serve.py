@@ -42,6 +42,10 @@ def demo_config(port: int = 8080, host: str = "127.0.0.1") -> GatewayConfig:
                         {"scope": "ip", "requests_per_minute": 600},
                         {"scope": "key", "requests_per_minute": 120, "max_concurrent": 8},
                     ],
+                    # pretend prices, so --budget-usd and spend reports work on the mock
+                    "prices": [
+                        {"model": "mock-*", "input_per_million": 0.15, "output_per_million": 0.6}
+                    ],
                 },
                 {"type": "validate"},
                 {"type": "input_guard"},  # injection, content policy, secrets and PII in prompts

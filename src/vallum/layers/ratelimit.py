@@ -31,7 +31,14 @@ from vallum.pipeline.layer import (
     StreamWindow,
 )
 from vallum.ratelimit.backend import Adjustment, LimitBackend, open_backend
-from vallum.ratelimit.costs import Estimate, Price, PriceTable, actual_usage, output_budget
+from vallum.ratelimit.costs import (
+    Estimate,
+    Price,
+    PriceTable,
+    actual_usage,
+    output_budget,
+    shipped_prices,
+)
 from vallum.ratelimit.headers import rate_headers, refusal
 from vallum.ratelimit.leases import LeaseKeeper
 from vallum.ratelimit.meter import StreamMeter, output_room
@@ -92,6 +99,10 @@ class RatelimitConfig(LayerConfig):
     prices: list[Price] = Field(
         default_factory=list, max_length=1024, description="USD per 1M tokens, by model."
     )
+    shipped_prices: bool = Field(
+        True,
+        description="After `prices`, use the dated list prices shipped with Vallum.",
+    )
     unpriced_models: Literal["deny", "free"] = Field(
         "deny", description="A call under a spend limit to a model without a price."
     )
@@ -149,7 +160,8 @@ class Ratelimit(Layer[RatelimitConfig]):
     def __init__(self, config: RatelimitConfig, context: LayerContext) -> None:
         super().__init__(config, context)
         self.resolver = Resolver(config.limits, config.teams, config.roles)
-        self.prices = PriceTable(config.prices)
+        shipped = shipped_prices()[1] if config.shipped_prices else []
+        self.prices = PriceTable([*config.prices, *shipped])
         self.tokens = TokenCounter(exact=config.tokenizer == "exact")
         self.backend: LimitBackend | None = None
         self.leases: LeaseKeeper | None = None
@@ -358,7 +370,7 @@ class Ratelimit(Layer[RatelimitConfig]):
     def _record_cost(self, exchange: Exchange, reservation: _Reservation | None) -> Estimate | None:
         """Set ``exchange.cost_usd`` for a call sent upstream to a priced model; return the
         usage it was computed from (reused to settle)."""
-        if not self.config.prices or exchange.provider is None or exchange.request is None:
+        if not self.prices or exchange.provider is None or exchange.request is None:
             return None
         price = reservation.price if reservation is not None else None
         price = price or self.prices.find(exchange.request.model)

@@ -56,6 +56,11 @@ class GatewayMetrics:
         self.tokens = r.counter(
             "vallum_tokens_total", "Model tokens by direction.", ("direction", "model", "team")
         )
+        self.cost = r.counter(
+            "vallum_cost_usd_total",
+            "What calls cost at the configured and shipped list prices, in USD.",
+            ("model", "team"),
+        )
         self.rate_limited = r.counter(
             "vallum_rate_limit_rejections_total", "Requests refused with 429.", ("route", "team")
         )
@@ -95,6 +100,8 @@ class GatewayMetrics:
         if usage is not None:
             self.tokens.inc(("in", model, team), usage.input_tokens)
             self.tokens.inc(("out", model, team), usage.output_tokens)
+        if exchange.cost_usd:
+            self.cost.inc((model, team), exchange.cost_usd)
         if status == 429:
             self.rate_limited.inc((route, team))
         for finding in exchange.findings:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from vallum.identity.model import compile_patterns
 from vallum.pipeline.exchange import Endpoint, Exchange, NormalizedRequest
 
-__all__ = ["Estimate", "Price", "PriceTable", "actual_usage", "output_budget"]
+__all__ = [
+    "Estimate",
+    "Price",
+    "PriceTable",
+    "actual_usage",
+    "output_budget",
+    "shipped_prices",
+]
 
 _MAX_TOKEN_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
@@ -29,11 +38,20 @@ class Price(BaseModel):
     output_per_million: float = Field(ge=0, le=100_000, description="USD per 1M completion tokens.")
 
 
+def shipped_prices() -> tuple[str, list[Price]]:
+    """The dated list prices that ship in the package: (as-of date, prices)."""
+    data = json.loads(resources.files("vallum.ratelimit").joinpath("prices.json").read_text())
+    return str(data["as_of"]), [Price.model_validate(entry) for entry in data["prices"]]
+
+
 class PriceTable:
     """First matching price wins; spend is counted in integer micro-dollars."""
 
     def __init__(self, prices: Sequence[Price]) -> None:
         self._entries = [(compile_patterns((p.model,)), p) for p in prices]
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def find(self, model: str) -> Price | None:
         for matcher, price in self._entries:
