@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from vallum.storage import Storage, open_storage
 pytestmark = [pytest.mark.postgres]
 
 LEASE_TTL = 3.0
-SLOW = {"chunks": 200, "chunk_gap": 0.05}  # a stream of ~10 s: it holds its slot meanwhile
+SLOW = {"chunks": 200, "chunk_gap": 0.2}  # a stream of ~40 s: it holds its slot meanwhile
 CHAT = {"model": "mock-echo", "messages": [{"role": "user", "content": "hi"}]}
 LONG = " ".join(f"w{i}" for i in range(400))
 STREAM = {
@@ -115,6 +115,13 @@ async def _wait_for_key(replicas: list[Replica], key: str) -> None:
                 await asyncio.sleep(0.05)
 
 
+async def _until(check: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(0.05)
+
+
 def _load(urls: list[str], key: str, stop: threading.Event, statuses: list[int]) -> None:
     with httpx.Client(timeout=10) as http:
         i = 0
@@ -151,14 +158,16 @@ async def test_a_killed_replica_frees_its_slots_within_the_lease_ttl(
         ]
         opened = [await s.__aenter__() for s in streams]
         assert [r.status_code for r in opened] == [200, 200]
-        for reply in opened:
-            await anext(reply.aiter_bytes())
-        busy = await http.post(
-            f"{survivors[0].url}/v1/chat/completions", json=CHAT, headers=_headers(limited)
-        )
-        assert busy.status_code == 429 and busy.json()["error"]["type"] == "concurrency"
+        chunks = [reply.aiter_bytes() for reply in opened]  # kept: dropping one closes it
+        for chunk in chunks:
+            await anext(chunk)
         load.start()
         try:
+            await _until(lambda: len(statuses) >= 5, 30)  # the load runs before the kill
+            busy = await http.post(
+                f"{survivors[0].url}/v1/chat/completions", json=CHAT, headers=_headers(limited)
+            )
+            assert busy.status_code == 429 and busy.json()["error"]["type"] == "concurrency"
             doomed.kill()
             killed = time.monotonic()
             for stream in streams:  # their replica is gone: the streams just end
@@ -174,6 +183,8 @@ async def test_a_killed_replica_frees_its_slots_within_the_lease_ttl(
                     break
                 assert reply.status_code == 429
                 await asyncio.sleep(0.1)
+            mark = len(statuses)
+            await _until(lambda: len(statuses) >= mark + 5, 30)  # and goes on after it
         finally:
             stop.set()
             load.join(timeout=15)
