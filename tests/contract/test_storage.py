@@ -226,6 +226,17 @@ async def test_kv_ttl_expires(backend: Backend, storage: Storage) -> None:
     assert await storage.kv.get("forever") == b"3"
 
 
+async def test_kv_scan_lists_a_prefix_in_key_order(backend: Backend, storage: Storage) -> None:
+    for key in ("idn:key:b", "idn:key:a", "idn:keys", "idn:team:x", "idn:key:*[?]\\"):
+        await storage.kv.set(key, key.encode())
+    await storage.kv.set("idn:key:gone", b"x", ttl=0.2)
+    await backend.expire(0.3)
+    found = await storage.kv.scan("idn:key:")
+    assert found == [(k, k.encode()) for k in ("idn:key:*[?]\\", "idn:key:a", "idn:key:b")]
+    assert await storage.kv.scan("idn:key:*") == [("idn:key:*[?]\\", b"idn:key:*[?]\\")]
+    assert await storage.kv.scan("nothing:") == []
+
+
 async def test_kv_compare_and_set(backend: Backend, storage: Storage) -> None:
     assert await storage.kv.compare_and_set("k", None, b"v1") is True
     assert await storage.kv.compare_and_set("k", None, b"v2") is False

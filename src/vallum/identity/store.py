@@ -1,8 +1,9 @@
 """The identity store: key, team and role records on the storage backend's key-value ability.
 
-Records are JSON under ``idn:<kind>:<id>``; a per-kind index (updated by compare-and-set,
-so concurrent writers on several instances never lose an entry) lists the ids. Every
-change is appended to the ``idn:changes`` log (the durable trail the caches reconcile
+Records are JSON under ``idn:<kind>:<id>``, one key each; a listing is one prefix scan of
+``idn:<kind>:`` (no shared index document: concurrent writers on several instances cannot
+contend for, or lose, an entry; start-up loads every key in one query). Every change is
+appended to the ``idn:changes`` log (the durable trail the caches reconcile
 from) and announced on pub/sub (the fast path). Admin changes are audited to ``idn:audit``.
 """
 
@@ -74,7 +75,6 @@ class IdentityStore:
         )
         if not await self.storage.kv.compare_and_set(_k("key", public_id), None, _dump(record)):
             raise Conflict("A key with this id exists; try again.")
-        await self._index_add("key", public_id)
         await self._changed("key", public_id, actor, "key.create")
         return record, IssuedKey(public_id, secret)
 
@@ -133,7 +133,6 @@ class IdentityStore:
         if team.created_at == 0.0:
             team = team.model_copy(update={"created_at": self.clock.now()})
         await self.storage.kv.set(_k("team", team.name), _dump(team))
-        await self._index_add("team", team.name)
         await self._changed("team", team.name, actor, "team.put")
         return team
 
@@ -151,7 +150,6 @@ class IdentityStore:
             raise BadRequest(f"'{role.name}' is a built-in role.", code="builtin_role")
         role = role.model_copy(update={"builtin": False})
         await self.storage.kv.set(_k("role", role.name), _dump(role))
-        await self._index_add("role", role.name)
         await self._changed("role", role.name, actor, "role.put")
         return role
 
@@ -205,10 +203,13 @@ class IdentityStore:
 
     async def _list(self, kind: str, model: type[R]) -> list[R]:
         records = []
-        for ident in await self._index(kind):
-            record = await self._get(kind, ident, model)
-            if record is not None:
-                records.append(record)
+        for _, raw in await self.storage.kv.scan(_k(kind, "")):
+            try:
+                records.append(model.model_validate_json(raw))
+            except ValidationError as exc:
+                raise StorageError(
+                    "a stored identity record is corrupt", context={"kind": kind}
+                ) from exc
         return records
 
     async def _update(self, kind: str, ident: str, model: type[R], change: Callable[[R], R]) -> R:
@@ -224,27 +225,9 @@ class IdentityStore:
 
     async def _delete(self, kind: str, ident: str, actor: str) -> bool:
         existed = await self.storage.kv.delete(_k(kind, ident))
-        await self._index_change(kind, lambda ids: ids - {ident})
         if existed:
             await self._changed(kind, ident, actor, f"{kind}.delete")
         return existed
-
-    async def _index(self, kind: str) -> list[str]:
-        raw = await self.storage.kv.get(f"idn:index:{kind}")
-        return [] if raw is None else [str(i) for i in orjson.loads(raw)]
-
-    async def _index_add(self, kind: str, ident: str) -> None:
-        await self._index_change(kind, lambda ids: ids | {ident})
-
-    async def _index_change(self, kind: str, change: Callable[[set[str]], set[str]]) -> None:
-        kv, key = self.storage.kv, f"idn:index:{kind}"
-        for _ in range(_CAS_TRIES):
-            raw = await kv.get(key)
-            ids = set() if raw is None else {str(i) for i in orjson.loads(raw)}
-            new = orjson.dumps(sorted(change(ids)))
-            if raw == new or await kv.compare_and_set(key, raw, new):
-                return
-        raise Conflict("The identity index changed concurrently; try again.")
 
     async def _changed(self, kind: str, ident: str, actor: str, action: str) -> None:
         now = self.clock.now()

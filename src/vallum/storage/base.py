@@ -105,6 +105,11 @@ class KeyValue(Protocol):
         """Add to an integer value (absent = 0); ``ttl`` applies only when this creates it."""
         ...
 
+    async def scan(self, prefix: str) -> list[tuple[str, bytes]]:
+        """Every live ``(key, value)`` whose key starts with ``prefix``, in key order (for
+        listings and bulk loads: one round trip or query per batch, not one per key)."""
+        ...
+
 
 class RecordLog(Protocol):
     """Append-only streams of records with per-stream sequence numbers 1, 2, 3, ..."""

@@ -169,6 +169,11 @@ class MemoryKeyValue:
         self._put(key, new, ttl)
         return True
 
+    async def scan(self, prefix: str) -> list[tuple[str, bytes]]:
+        found = [k for k in self._state.values if k.startswith(prefix)]
+        pairs = [(k, self._live(k)) for k in sorted(found)]
+        return [(k, v) for k, v in pairs if v is not None]
+
     async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
         current = self._live(key)
         if current is None:

@@ -191,6 +191,16 @@ class PostgresKeyValue:
                 )
         return done is not None
 
+    async def scan(self, prefix: str) -> list[tuple[str, bytes]]:
+        async with self._pg.connection("kv.scan") as conn:
+            rows = await conn.fetch(
+                "SELECT key, value FROM kv WHERE left(key, char_length($1)) = $1"
+                " AND (expires_at IS NULL OR expires_at > $2) ORDER BY key",
+                prefix,
+                self._pg.clock.now(),
+            )
+        return [(str(row[0]), bytes(row[1])) for row in rows]
+
     async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
         now = self._pg.clock.now()
         async with self._pg.connection("kv.incr") as conn:

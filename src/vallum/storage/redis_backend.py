@@ -9,6 +9,7 @@ TTLs are native Redis expiry (``PX``), i.e. real time, not the injected clock.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -25,6 +26,8 @@ from vallum.storage.base import CounterHit, HitResult, LogEntry
 __all__ = ["RedisStorage", "open_redis"]
 
 _T = TypeVar("_T")
+_SCAN_BATCH = 500
+_GLOB = re.compile(r"[*?\[\]\\]")  # characters SCAN MATCH treats as a pattern
 _SCRIPTS = ("counter_add", "counter_hit", "kv_cas", "kv_incr", "log_append")
 
 
@@ -33,6 +36,10 @@ async def _call(op: str, awaitable: Awaitable[_T]) -> _T:
         return await awaitable
     except (RedisError, OSError) as exc:
         raise unavailable("redis", op) from exc
+
+
+async def _collect(names: AsyncIterator[Any]) -> list[Any]:
+    return [name async for name in names]
 
 
 def _ttl_ms(ttl: float | None) -> str:
@@ -118,6 +125,26 @@ class RedisKeyValue:
         mode = "absent" if expected is None else "equal"
         args = [mode, expected or b"", new, _ttl_ms(ttl)]
         return bool(await self._r.run("kv.compare_and_set", "kv_cas", [self._key(key)], args))
+
+    async def scan(self, prefix: str) -> list[tuple[str, bytes]]:
+        """SCAN then MGET in batches (not one snapshot: a key written meanwhile may or may
+        not be listed; a key deleted meanwhile is left out)."""
+        client, start = self._r.client, len(self._key(""))
+        pattern = _GLOB.sub(r"\\\g<0>", self._key(prefix)) + "*"
+        names: Any = await _call(
+            "kv.scan", _collect(client.scan_iter(match=pattern, count=_SCAN_BATCH))
+        )
+        found: list[tuple[str, bytes]] = []
+        ordered = sorted({bytes(n) for n in names})
+        for first in range(0, len(ordered), _SCAN_BATCH):
+            batch = ordered[first : first + _SCAN_BATCH]
+            values: Any = await _call("kv.scan", client.mget(batch))
+            found += [
+                (name[start:].decode(), bytes(value))
+                for name, value in zip(batch, values, strict=True)
+                if value is not None
+            ]
+        return found
 
     async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
         args = [amount, _ttl_ms(ttl)]

@@ -180,6 +180,17 @@ class SQLiteKeyValue:
             await self._put(conn, key, new, self._expiry(ttl))
             return True
 
+    async def scan(self, prefix: str) -> list[tuple[str, bytes]]:
+        sql = self._db.q(
+            "SELECT key, value FROM {p}_kv WHERE substr(key, 1, ?) = ?"
+            " AND (expires_at IS NULL OR expires_at > ?) ORDER BY key"
+        )
+        async with self._db.reading("kv.scan") as conn:
+            args = (len(prefix), prefix, self._db.clock.now())
+            async with conn.execute(sql, args) as cursor:
+                rows = await cursor.fetchall()
+        return [(str(row[0]), bytes(row[1])) for row in rows]
+
     async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
         async with self._db.transaction("kv.incr") as conn:
             live = await self._live(conn, key)
