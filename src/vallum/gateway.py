@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from vallum.clock import Clock, SystemClock
 from vallum.config.loader import validate_layers
 from vallum.config.models import GatewayConfig
-from vallum.errors import ConfigError
+from vallum.errors import ConfigError, StorageError
 from vallum.identity.service import IdentityService, open_identity
 from vallum.identity.service import wanted as identity_wanted
 from vallum.layers import layer_class
@@ -20,9 +21,12 @@ from vallum.proxy.health import HealthChecker
 from vallum.proxy.http_client import HttpClient
 from vallum.proxy.routing import ModelRouter
 from vallum.readiness import Readiness
-from vallum.storage import Storage, open_storage
+from vallum.storage import Storage, open_storage, redact_url
+from vallum.storage.instances import InstanceRegistry
 
 __all__ = ["Gateway"]
+
+log = logging.getLogger("vallum.gateway")
 
 
 class Gateway:
@@ -51,6 +55,7 @@ class Gateway:
         self._counters: Storage | None = None
         self.identity: IdentityService | None = None  # keys, teams, roles (authn/authz/admin)
         self.readiness = Readiness()  # what /readyz asks; parts add probes as they start
+        self.instances: InstanceRegistry | None = None  # every live instance (shared backend)
         self.started = False
 
     @property
@@ -80,6 +85,11 @@ class Gateway:
             )
             if self._counters.backend == "redis":
                 self.readiness.add("counters", _reachable(self._counters))
+        try:
+            await self._register()
+        except ConfigError:
+            await self._close_storage()  # an open SQLite connection would keep the process up
+            raise
         if identity_wanted(self):
             self.identity = open_identity(self._storage, self._counters, self.clock)
             await self.identity.start()
@@ -89,6 +99,30 @@ class Gateway:
         self.health.start()
         self.started = True
 
+    async def _register(self) -> None:
+        """Join the instance registry (on Redis when counters are shared, else the durable
+        store); with counters kept in this process, refuse to start beside another live
+        instance of the same store: each would count limits alone."""
+        storage, counters = self.storage, self.counters
+        shared = counters if counters.backend == "redis" else storage
+        self.instances = registry = InstanceRegistry(shared, self.clock, self.instance_id)
+        try:
+            await registry.start()
+            others = [] if counters.backend == "redis" else await registry.others()
+        except StorageError:
+            log.warning("instance registry not reachable; joining it when it is")
+            return
+        if others:
+            await registry.stop()
+            urls, other = self.config.storage, others[0]
+            raise ConfigError(
+                f"storage.counters_url: {urls.counters_url.split('://', 1)[0]}:// counts rate "
+                f"limits in this process, but instance {other.name!r} (pid {other.pid} on "
+                f"{other.host}) is running on the same store (storage.url), so each would "
+                "count alone; use redis:// counters shared by both, or run one instance",
+                context={"url": redact_url(urls.url), "other": other.id},
+            )
+
     async def stop(self) -> None:
         self.started = False
         await self.health.stop()
@@ -96,7 +130,13 @@ class Gateway:
         if self.identity is not None:
             await self.identity.stop()
             self.identity = None
+        if self.instances is not None:
+            await self.instances.stop()
+            self.instances = None
         await self.client.close()
+        await self._close_storage()
+
+    async def _close_storage(self) -> None:
         if self._counters is not None and self._counters is not self._storage:
             await self._counters.close()
         if self._storage is not None:

@@ -251,7 +251,7 @@ def _cli(config_file: Path, *args: str) -> None:
     )
 
 
-def test_blocks_from_the_admin_api_and_the_cli_reach_every_replica_by_pub_sub(
+def test_blocks_from_the_admin_api_and_the_cli_reach_every_replica_and_replicas_know_each_other(
     enforcing: tuple[list[Replica], str, Path],
 ) -> None:
     replicas, admin_url, config_file = enforcing
@@ -269,6 +269,9 @@ def test_blocks_from_the_admin_api_and_the_cli_reach_every_replica_by_pub_sub(
         seen["cli"].append(_seen_everywhere(http, replicas, 403))
         _cli(config_file, "remove", "127.0.0.1/32")
         seen["cli"].append(_seen_everywhere(http, replicas, 200))
+        listed = http.get(f"{admin_url}/v1/instances", headers=auth).json()
+        assert sorted(i["name"] for i in listed["data"]) == [r.name for r in replicas]
+        assert listed["self"].startswith("replica-0-")
     # far below the 30 s reconcile: announced on the channel every replica listens on
     assert max(seen["admin"] + seen["cli"]) < 1.0, seen
     print({k: [round(v * 1000) for v in vs] for k, vs in seen.items()}, "ms until every replica")

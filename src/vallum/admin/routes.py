@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -201,6 +201,14 @@ async def _audit(request: AdminRequest) -> Reply:
     return 200, {"data": await request.identity.store.audit_trail(after=after, limit=500)}
 
 
+async def _instances(request: AdminRequest) -> Reply:
+    request.require_super()
+    registry = request.gateway.instances
+    found = [] if registry is None else await registry.instances()
+    rows = [asdict(i) for i in sorted(found, key=lambda i: (i.started, i.id))]
+    return 200, {"data": rows, "self": None if registry is None else registry.me.id}
+
+
 async def _openapi(request: AdminRequest) -> Reply:
     from vallum.admin.app import ALL_ROUTES
     from vallum.admin.openapi import openapi_document
@@ -237,6 +245,7 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/roles", _put_role, "Create or replace a role.", body=RoleRecord),
     Route("DELETE", "/v1/roles/{name}", _delete_role, "Delete a role."),
     Route("GET", "/v1/audit", _audit, "Admin changes: who did what, when."),
+    Route("GET", "/v1/instances", _instances, "Gateway instances alive on the shared backend."),
 ]
 
 

@@ -48,6 +48,13 @@ class ServerConfig(_Strict):
         description="CIDRs whose X-Forwarded-For and X-Request-Id headers are believed.",
     )
     instance_id: str | None = Field(None, max_length=64, description="Name in audit records.")
+    single_instance: bool = Field(
+        False,
+        description=(
+            "Acknowledge that this is the only instance on a shared PostgreSQL store, so "
+            "counters may stay in memory:// (checked at start against the instance registry)."
+        ),
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -276,11 +283,25 @@ class GatewayConfig(_Strict):
                         f"models[{index}].fallbacks: '{fallback}' is not another configured "
                         "exact model name"
                     )
-        counters = self.storage.counters_url.lower()  # schemes are case-insensitive
-        if self.server.workers > 1 and counters.startswith("memory:"):
-            raise ValueError(
-                "server.workers: more than 1 worker needs shared counters "
-                "(storage.counters_url: redis://…); "
-                "per-worker limits would silently multiply"
-            )
+        self._counted_per_process()
         return self
+
+    def _counted_per_process(self) -> None:
+        """Refuse combinations under which limits would be counted per process."""
+        counters = self.storage.counters_url.split("://", 1)[0].lower()
+        durable = self.storage.url.split("://", 1)[0].lower()
+        if counters not in ("memory", "sqlite"):
+            return
+        if self.server.workers > 1:
+            raise ValueError(
+                "server.workers, storage.counters_url: more than 1 worker needs shared "
+                f"counters (redis://…); with {counters}:// each worker counts rate limits "
+                "itself, so limits would silently multiply"
+            )
+        if durable in ("postgresql", "postgres") and not self.server.single_instance:
+            raise ValueError(
+                f"storage.counters_url, storage.url: {counters}:// counters count in this "
+                "process, but a PostgreSQL store is shared, so instances could be many and "
+                "each would count alone; use redis://… counters, or set "
+                "server.single_instance: true if this is the only instance"
+            )

@@ -141,11 +141,23 @@ def test_model_route_to_unknown_provider() -> None:
     assert "<root>" not in message
 
 
-@pytest.mark.parametrize("scheme", ["memory://", "MEMORY://", "Memory://x"])
+@pytest.mark.parametrize("scheme", ["memory://", "MEMORY://", "Memory://x", "sqlite:///c.db"])
 def test_several_workers_refuse_in_process_counters(scheme: str) -> None:
     message = _error(f"server: {{workers: 2}}\nstorage: {{counters_url: '{scheme}'}}")
-    assert "server.workers: " in message
+    assert "server.workers, storage.counters_url: " in message
     assert "shared counters" in message
+
+
+@pytest.mark.parametrize("counters", ["memory://", "sqlite:///c.db"])
+def test_per_process_counters_beside_a_shared_postgres_store_need_an_acknowledgement(
+    counters: str,
+) -> None:
+    text = f"storage: {{url: 'postgresql://db/x', counters_url: '{counters}'}}"
+    message = _error(text)
+    assert "storage.counters_url, storage.url: " in message
+    assert "server.single_instance: true" in message
+    config = parse_config(text + "\nserver: {single_instance: true}")
+    assert config.server.single_instance
 
 
 def test_several_workers_with_redis_counters_are_fine() -> None:
