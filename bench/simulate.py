@@ -457,7 +457,7 @@ class Simulation:
                     continue
                 if action.kind in ("revoke", "suspend"):
                     _earliest(row, "revoke_s", action.at - START - first)
-                if action.kind == "block":
+                if action.kind in ("block", "lockout"):  # a lockout: unknown keys only
                     _earliest(row, "block_s", action.at - START - first)
         return {
             "attacks": list(attacks.values()),

@@ -24,6 +24,7 @@ from vallum.proxy.app import GatewayApp
 def anomaly_gateway(upstream: ServerThread) -> Iterator[tuple[ServerThread, ServerThread]]:
     config = gateway_config(
         upstream.url,
+        server={"trusted_proxies": ["127.0.0.1/32"]},  # the test plays the load balancer
         layers=[
             {"type": "ipblock"},
             # small thresholds keep the test fast: 12 prompts make a window
@@ -58,7 +59,10 @@ def test_extraction_burst_revokes_the_key_then_blocks_the_range(
         "Define {} as {}.",
     ]
     outcome: list[str] = []
-    with openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=key, max_retries=0) as client:
+    campaign = {"x-forwarded-for": "203.0.113.50"}  # RFC 5737 documentation range
+    with openai.OpenAI(
+        base_url=f"{proxy.url}/v1", api_key=key, max_retries=0, default_headers=campaign
+    ) as client:
         for _ in range(80):
             prompt = rng.choice(templates).format(
                 rng.choice("abcdefgh"), f"item{rng.randint(1, 999)}"
@@ -80,13 +84,16 @@ def test_extraction_burst_revokes_the_key_then_blocks_the_range(
                 break
             time.sleep(0.01)
     assert outcome[0] == "ok"
-    # the loopback address is the campaign's range: once blocked, every call gets 403
+    # once the campaign's /24 is blocked, every call from it gets 403
     assert outcome[-1] == "403", outcome
     with httpx.Client(base_url=admin.url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}) as c:
         assert c.get(f"/v1/keys/{key_id}").json()["state"] == "revoked"
     with httpx.Client(base_url=proxy.url) as raw:
-        reply = raw.get("/v1/models", headers={"authorization": f"Bearer {key}"})
+        reply = raw.get("/v1/models", headers={**campaign, "authorization": f"Bearer {key}"})
         assert reply.status_code == 403 and reply.json()["error"]["code"] == "ip_blocked"
+        # the load balancer's own address is no campaign range: it is never blocked
+        other = raw.get("/v1/models", headers={"x-forwarded-for": "198.51.100.20"})
+        assert other.status_code == 401
 
 
 def test_admin_api_blocks_and_lists_incidents() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,26 +20,36 @@ from vallum.anomaly.state import Enforcement
 from vallum.clock import Clock
 from vallum.errors import VallumError
 
-__all__ = ["DEFAULT_RESPONSES", "ActionSettings", "KeyRevoker", "Responder"]
+__all__ = ["DEFAULT_RESPONSES", "NEVER_BLOCK", "ActionSettings", "KeyRevoker", "Responder"]
 
 log = logging.getLogger("vallum.anomaly")
 
-ActionKind = Literal["alert", "throttle", "suspend", "revoke", "block"]
+ActionKind = Literal["alert", "throttle", "suspend", "revoke", "block", "lockout"]
 SeverityName = Literal["low", "medium", "high", "critical"]
-DetectorName = Literal["spike", "cost", "extraction", "credential_abuse", "persistence"]
-_ORDER = ("alert", "throttle", "suspend", "revoke", "block")
+DetectorName = Literal[
+    "spike", "cost", "extraction", "credential_abuse", "auth_failures", "persistence"
+]
+_ORDER = ("alert", "throttle", "suspend", "revoke", "block", "lockout")
 
 DEFAULT_RESPONSES: dict[DetectorName, dict[SeverityName, tuple[ActionKind, ...]]] = {
     "spike": {"low": (), "medium": ("alert",), "high": ("alert", "throttle")},
     "cost": {"low": (), "medium": ("alert",), "high": ("alert", "throttle")},
     "extraction": {"high": ("alert", "suspend"), "critical": ("alert", "revoke", "block")},
-    "credential_abuse": {
+    "credential_abuse": {  # one key: used from unrelated networks, or revoked and tried
         "medium": ("alert",),
         "high": ("alert", "suspend", "block"),
         "critical": ("alert", "block"),
     },
+    # failed logins from an address or range: only attempts without a known key are refused
+    # there (a lockout); a block would take every valid key behind a NAT or proxy with it
+    "auth_failures": {"high": ("alert", "lockout"), "critical": ("alert", "lockout")},
     "persistence": {"medium": ("alert", "throttle"), "high": ("alert", "suspend", "block")},
 }
+
+
+_RANGE_ACTIONS = frozenset({"block", "lockout"})
+# Loopback is the operator's own machine (and the demo's only client): never blocked.
+NEVER_BLOCK = ("127.0.0.0/8", "::1/128")
 
 
 class KeyRevoker(Protocol):
@@ -90,6 +101,7 @@ class Responder:
         revoker: KeyRevoker | None,
         clock: Clock,
         actor: str = "anomaly",
+        never_block: Sequence[str] = NEVER_BLOCK,
     ) -> None:
         self.settings = settings
         self.enforcement = enforcement
@@ -98,7 +110,7 @@ class Responder:
         self.revoker = revoker
         self.clock = clock
         self.actor = actor
-        self._allowed = [ipaddress.ip_network(c) for c in settings.allow_cidrs]
+        self._allowed = [ipaddress.ip_network(c) for c in (*settings.allow_cidrs, *never_block)]
         self._open: dict[tuple[str, str], str] = {}  # (detector, subject) -> incident id
 
     async def handle(self, signal: Signal) -> Incident:
@@ -167,15 +179,16 @@ class Responder:
     def _targets(self, kind: str, signal: Signal) -> list[str]:
         if kind in ("throttle", "suspend", "revoke"):
             return [signal.key_id] if signal.key_id else []
-        return list(signal.ranges)[-self.settings.max_block_ranges :]
+        return list(signal.ranges)[-self.settings.max_block_ranges :]  # block and lockout
 
     def _exempt_key(self, key_id: str | None) -> bool:
         return key_id is not None and key_id in self.settings.allow_keys
 
     def _exempt_range(self, cidr: str) -> bool:
+        """Allow-listed, loopback and trusted-proxy ranges: never blocked, even in part."""
         network = ipaddress.ip_network(cidr, strict=False)
         return any(
-            network.version == allowed.version and network.subnet_of(allowed)  # type: ignore[arg-type]
+            network.version == allowed.version and network.overlaps(allowed)
             for allowed in self._allowed
         )
 
@@ -184,7 +197,12 @@ class Responder:
     ) -> ActionRecord:
         now = self.clock.now()
         s = self.settings
-        ttl = {"throttle": s.throttle_ttl, "suspend": s.suspend_ttl, "block": s.block_ttl}.get(kind)
+        ttl = {
+            "throttle": s.throttle_ttl,
+            "suspend": s.suspend_ttl,
+            "block": s.block_ttl,
+            "lockout": s.block_ttl,
+        }.get(kind)
         record = ActionRecord(
             kind=kind,
             target=target,
@@ -192,7 +210,7 @@ class Responder:
             until=None if ttl is None else now + ttl,
         )
         exempt = key_exempt or (
-            self._exempt_range(target) if kind == "block" else self._exempt_key(target)
+            self._exempt_range(target) if kind in _RANGE_ACTIONS else self._exempt_key(target)
         )
         if exempt:
             record.status = "allow_listed"
@@ -210,6 +228,8 @@ class Responder:
         try:
             if kind == "block":
                 await self.enforcement.change("blocks", target, entry)
+            elif kind == "lockout":
+                await self.enforcement.change("lockouts", target, entry)
             elif kind == "suspend":
                 await self.enforcement.change("suspended", target, entry)
             elif kind == "throttle":
@@ -256,7 +276,12 @@ class Responder:
 async def reverse_actions(
     incident: Incident, enforcement: Enforcement, incidents: IncidentStore, *, actor: str
 ) -> None:
-    kinds = {"block": "blocks", "suspend": "suspended", "throttle": "throttled"}
+    kinds = {
+        "block": "blocks",
+        "lockout": "lockouts",
+        "suspend": "suspended",
+        "throttle": "throttled",
+    }
     for record in incident.actions:
         if record.status != "done" or record.kind == "alert":
             continue

@@ -270,7 +270,7 @@ class Detectors:
         subject = {"range": event.ip_range, "ip": event.ip, "key": event.key_id}[scope]
         severity = Severity.CRITICAL if scope == "range" else Severity.HIGH
         return Signal(
-            "credential_abuse",
+            "credential_abuse" if scope == "key" else "auth_failures",
             severity if scope != "key" else Severity.MEDIUM,
             f"{scope}:{subject}",
             event.at,
@@ -282,7 +282,9 @@ class Detectors:
 
     # ---- attack persistence -------------------------------------------------------------
     def _persistence(self, event: CallEvent, key: KeyState) -> list[Signal]:
-        if not event.guard_blocked:
+        # only confident attack verdicts count: a guard false positive on a benign app's
+        # users (a borderline score, a pasted secret, personal data) is not persistence
+        if not event.guard_blocked or event.guard_score < self.t.guard_min_score:
             return []
         t = self.t
         blocks = key.guard_blocks.add(event.at, t.guard_window)

@@ -73,6 +73,7 @@ class CallEvent:
     n: int
     temperature: float | None
     budget: float | None = None  # the key's tokens_per_day quota, for the cost trajectory
+    guard_score: float = 0.0  # the highest score among the guard layers' attack findings
     text: str | None = None
     sketch: Sketch | None = None
 
@@ -85,6 +86,11 @@ class CallEvent:
     @property
     def guard_blocked(self) -> bool:
         return self.decided_by in ("input_guard", "output_filter") and self.status < 500
+
+
+_GUARD_LAYERS = frozenset({"input_guard", "output_filter"})
+# finding kinds that are attacks (not a pasted secret or personal data)
+ATTACK_FINDINGS = ("injection", "prompt_injection", "jailbreak", "content")
 
 
 def ip_range(ip: str) -> str:
@@ -116,10 +122,13 @@ def event_from(exchange: Exchange, outcome: Outcome, at: float) -> CallEvent:
     usage = exchange.usage
     auth_failure = None
     kinds: list[str] = []
+    guard_score = 0.0
     for finding in exchange.findings:
         kinds.append(finding.kind)
         if finding.kind == "auth_failed":
             auth_failure = finding.detail[:40]
+        elif finding.layer in _GUARD_LAYERS and finding.kind.startswith(ATTACK_FINDINGS):
+            guard_score = max(guard_score, float(finding.score))
     text = None
     if request is not None:
         for part in request.parts:
@@ -147,6 +156,7 @@ def event_from(exchange: Exchange, outcome: Outcome, at: float) -> CallEvent:
         n=_int(body.get("n"), 1),
         temperature=float(temperature) if isinstance(temperature, int | float) else None,
         budget=_budget(identity),
+        guard_score=guard_score,
         text=text,
     )
 

@@ -21,7 +21,7 @@ _PREFIX = "anomaly:incident:"
 class ActionRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["alert", "throttle", "suspend", "revoke", "block"] = Field(
+    kind: Literal["alert", "throttle", "suspend", "revoke", "block", "lockout"] = Field(
         description="What was done."
     )
     target: str = Field(max_length=128, description="Key id, CIDR, or alert channel.")

@@ -109,6 +109,12 @@ class Thresholds(BaseModel):
         600.0, gt=0, le=86400, description="Window of the input-guard block counts, s."
     )
     guard_blocks: int = Field(5, ge=1, le=10**6, description="Guard blocks to flag (medium).")
+    guard_min_score: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="Least detector score of a guard block that counts towards persistence.",
+    )
     guard_blocks_high: int = Field(15, ge=2, le=10**6, description="Guard blocks (high).")
     spike_sigmas: float = Field(8.0, gt=0, le=100, description="Spread multiples of a spike.")
     spike_ratio: float = Field(4.0, ge=1, le=1000, description="Times the long mean of a spike.")

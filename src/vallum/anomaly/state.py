@@ -1,4 +1,4 @@
-"""Enforcement state — blocked ranges, suspended and throttled keys — shared by every instance.
+"""Enforcement state — blocked and locked-out ranges, suspended and throttled keys — shared.
 
 The durable copy is one document in ``gateway.storage`` (compare-and-set); each change, from
 the anomaly layer, the admin API or the CLI, is announced by pub/sub (Redis when counters are
@@ -30,6 +30,7 @@ __all__ = [
     "DOCUMENT_KEY",
     "Enforcement",
     "HotEnforcement",
+    "RangeTable",
     "announcing",
     "fanout",
     "parse_cidr",
@@ -39,7 +40,7 @@ DOCUMENT_KEY = "anomaly:enforcement"
 CHANNEL = "anomaly.enforcement"
 _CAS_TRIES = 20
 _FIRST_SUBSCRIBE = 2.0  # seconds start() waits for the change feed before going on without it
-_KINDS = ("blocks", "suspended", "throttled")
+_KINDS = ("blocks", "lockouts", "suspended", "throttled")
 log = logging.getLogger("vallum.anomaly")
 
 Document = dict[str, dict[str, dict[str, Any]]]
@@ -58,36 +59,29 @@ def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         raise EnforcementConflict(f"Not an IP address or CIDR range: {text[:64]!r}.") from exc
 
 
-@dataclass(frozen=True, slots=True)
-class HotEnforcement:
-    """An immutable compiled copy: O(prefix lengths) lookup of an address, O(1) of a key."""
+_Table = dict[int, dict[int, tuple[str, float]]]  # prefix -> network int -> (cidr, until)
 
-    v4: dict[int, dict[int, tuple[str, float]]]  # prefix -> network int -> (cidr, until)
-    v6: dict[int, dict[int, tuple[str, float]]]
-    suspended: dict[str, float]
-    throttled: dict[str, tuple[int, float]]
+
+@dataclass(frozen=True, slots=True)
+class RangeTable:
+    """Ranges compiled for an O(prefix lengths) lookup of one address."""
+
+    v4: _Table
+    v6: _Table
 
     @classmethod
-    def compile(cls, document: Document) -> HotEnforcement:
-        v4: dict[int, dict[int, tuple[str, float]]] = {}
-        v6: dict[int, dict[int, tuple[str, float]]] = {}
-        for cidr, entry in document.get("blocks", {}).items():
+    def compile(cls, entries: dict[str, dict[str, Any]]) -> RangeTable:
+        v4: _Table = {}
+        v6: _Table = {}
+        for cidr, entry in entries.items():
             network = parse_cidr(cidr)
             table = v4 if network.version == 4 else v6
             until = float(entry.get("until") or float("inf"))
             table.setdefault(network.prefixlen, {})[int(network.network_address)] = (cidr, until)
-        suspended = {
-            k: float(v.get("until") or float("inf"))
-            for k, v in document.get("suspended", {}).items()
-        }
-        throttled = {
-            k: (int(v.get("rpm", 1)), float(v.get("until") or float("inf")))
-            for k, v in document.get("throttled", {}).items()
-        }
-        return cls(v4, v6, suspended, throttled)
+        return cls(v4, v6)
 
-    def blocked(self, ip: str, now: float) -> str | None:
-        """The CIDR blocking ``ip`` (still in force at ``now``), else None."""
+    def find(self, ip: str, now: float) -> tuple[str, float] | None:
+        """The (CIDR, until) covering ``ip`` and still in force at ``now``, else None."""
         if not self.v4 and not self.v6:
             return None
         try:
@@ -100,8 +94,50 @@ class HotEnforcement:
         for prefix, networks in table.items():
             hit = networks.get(value >> (width - prefix) << (width - prefix))
             if hit is not None and hit[1] > now:
-                return hit[0]
+                return hit
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class HotEnforcement:
+    """An immutable compiled copy: O(prefix lengths) lookup of an address, O(1) of a key.
+
+    ``blocks`` refuse every request from a range; ``lockouts`` refuse only the requests from
+    a range that do not present a known key (failed logins never lock out the valid keys of
+    a shared address: an office behind NAT, a load balancer).
+    """
+
+    block_table: RangeTable
+    lockout_table: RangeTable
+    suspended: dict[str, float]
+    throttled: dict[str, tuple[int, float]]
+
+    @classmethod
+    def compile(cls, document: Document) -> HotEnforcement:
+        suspended = {
+            k: float(v.get("until") or float("inf"))
+            for k, v in document.get("suspended", {}).items()
+        }
+        throttled = {
+            k: (int(v.get("rpm", 1)), float(v.get("until") or float("inf")))
+            for k, v in document.get("throttled", {}).items()
+        }
+        return cls(
+            RangeTable.compile(document.get("blocks", {})),
+            RangeTable.compile(document.get("lockouts", {})),
+            suspended,
+            throttled,
+        )
+
+    def blocked(self, ip: str, now: float) -> str | None:
+        """The CIDR blocking ``ip`` (still in force at ``now``), else None."""
+        hit = self.block_table.find(ip, now)
+        return None if hit is None else hit[0]
+
+    def locked_out(self, ip: str, now: float) -> float | None:
+        """Until when unauthenticated requests from ``ip`` are refused, else None."""
+        hit = self.lockout_table.find(ip, now)
+        return None if hit is None else hit[1]
 
     def is_suspended(self, key_id: str, now: float) -> bool:
         until = self.suspended.get(key_id)
@@ -112,7 +148,7 @@ class HotEnforcement:
         return entry[0] if entry is not None and entry[1] > now else None
 
 
-_EMPTY = HotEnforcement({}, {}, {}, {})
+_EMPTY = HotEnforcement(RangeTable({}, {}), RangeTable({}, {}), {}, {})
 
 
 class Enforcement:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from vallum.config.models import GatewayConfig
 
 __all__ = ["config_warnings"]
@@ -20,4 +22,30 @@ def config_warnings(config: GatewayConfig) -> list[str]:
         )
     elif "authn" in layers and "authz" not in layers:
         warnings.append("authn without authz: every authenticated key may call every model")
+    warnings.extend(_self_blocks(config))
     return warnings
+
+
+def _self_blocks(config: GatewayConfig) -> list[str]:
+    """Static blocks that would cut off loopback or a trusted proxy (and all behind it)."""
+    protected = [ipaddress.ip_network(c, strict=False) for c in ("127.0.0.0/8", "::1/128")]
+    protected += [ipaddress.ip_network(c, strict=False) for c in config.server.trusted_proxies]
+    found = []
+    for index, layer in enumerate(config.layers):
+        if layer.get("type") != "ipblock":
+            continue
+        for cidr in layer.get("static") or ():
+            try:
+                network = ipaddress.ip_network(str(cidr), strict=False)
+            except ValueError:
+                continue  # the layer's own validation reports it
+            hit = next(
+                (p for p in protected if p.version == network.version and p.overlaps(network)),
+                None,
+            )
+            if hit is not None:
+                found.append(
+                    f"layers[{index}].static blocks {network}, which covers {hit} (loopback or "
+                    "a trusted proxy): every client behind it would be refused"
+                )
+    return found

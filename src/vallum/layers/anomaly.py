@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from vallum.anomaly.actions import ActionSettings, Responder
+from vallum.anomaly.actions import NEVER_BLOCK, ActionSettings, Responder
 from vallum.anomaly.alerts import Alerter, AlertSettings
 from vallum.anomaly.detectors import Detectors
 from vallum.anomaly.events import CallEvent, event_from
@@ -40,6 +40,17 @@ _SUSPENDED = Deny(
     headers={"www-authenticate": 'Bearer realm="vallum"'},
 )
 _PRESENTED_MAX = 4096
+
+
+def _locked_out(remaining: float) -> Deny:
+    """Failed logins from this address: attempts without a known key wait (valid keys pass)."""
+    return Deny(
+        429,
+        "too_many_failed_authentications",
+        "Too many failed authentications from this address. Try again later.",
+        "rate_limit_error",
+        headers={"retry-after": str(max(1, min(120, int(remaining + 0.999))))},
+    )
 
 
 class AnomalyConfig(LayerConfig):
@@ -122,6 +133,7 @@ class Anomaly(Layer[AnomalyConfig]):
             alerter=alerter,
             revoker=_IdentityRevoker(gateway),
             clock=self.context.clock,
+            never_block=(*NEVER_BLOCK, *gateway.config.server.trusted_proxies),
         )
         self._task = asyncio.create_task(self._run())
 
@@ -148,15 +160,26 @@ class Anomaly(Layer[AnomalyConfig]):
         key_id: str | None = getattr(identity, "credential_id", None)
         if key_id is None:
             key_id = self._presented_key(exchange)
+        hot, now = enforcement.hot, self.context.clock.now()
+        until = hot.locked_out(exchange.client_ip, now)
+        if until is not None and identity is None and not self._known_key(key_id, now):
+            return _locked_out(until - now)
         if key_id is None:
             return None
-        hot, now = enforcement.hot, self.context.clock.now()
         if hot.is_suspended(key_id, now):
             return _SUSPENDED
         rpm = hot.throttle(key_id, now)
         if rpm is not None:
             return await self._throttle(key_id, rpm)
         return None
+
+    def _known_key(self, key_id: str | None, now: float) -> bool:
+        """A key this gateway knows and that is active: let it through a lockout."""
+        identity = getattr(self.context.gateway, "identity", None)
+        if key_id is None or identity is None:
+            return False
+        record = identity.cache.key(key_id)
+        return record is not None and record.state(now) == "active"
 
     def _presented_key(self, exchange: Exchange) -> str | None:
         """Placed before authn, the layer sees the key's public id (never its secret)."""

@@ -74,6 +74,10 @@ class AuthnConfig(LayerConfig):
         return self
 
 
+_MISS_TTL = 5.0  # seconds before the store is asked again about the same unknown key id
+_MISS_RATE = 20  # store look-ups of unknown key ids per second, at most
+
+
 def failure_counter_keys(client_ip: str, public_id: str | None) -> list[str]:
     """Counter keys the anomaly layer reads: ``authn:fail:ip:<ip>``, ``authn:fail:key:<id>``."""
     keys = [f"authn:fail:ip:{client_ip}"]
@@ -95,6 +99,8 @@ class Authn(Layer[AuthnConfig]):
         self._networks: dict[tuple[str, ...], list[Any]] = {}
         self._identities: dict[str, tuple[int, KeyRecord, Identity]] = {}
         self._cert_names: dict[bytes, set[str] | None] = {}
+        self._misses: dict[str, float] = {}  # unknown key id -> when the store was last asked
+        self._miss_second, self._misses_this_second = 0.0, 0
         self._jwt: JwtVerifier | None = None
         if "jwt" in config.methods:
             self._jwt = JwtVerifier(list(config.issuers), self._fetch, context.clock)
@@ -149,7 +155,10 @@ class Authn(Layer[AuthnConfig]):
             return None, "ambiguous_credentials", None
         for method in self.config.methods:
             if method == "api_key" and credential is not None and credential.startswith(KEY_PREFIX):
-                return self._api_key(exchange, credential)
+                found = self._api_key(exchange, credential)
+                if found[1] == "unknown_key" and await self._looked_up(found[2]):
+                    found = self._api_key(exchange, credential)  # created a moment ago
+                return found
             if method == "jwt" and credential is not None and looks_like_jwt(credential):
                 assert self._jwt is not None  # noqa: S101 - set whenever the method is on
                 identity, reason = await self._jwt.verify(credential)
@@ -180,6 +189,29 @@ class Authn(Layer[AuthnConfig]):
                 self._cert_names[der] = cert_names(der)
             names = self._cert_names[der]
         return identity_from_mtls(config, exchange.headers, exchange.client_ip, der, names)
+
+    async def _looked_up(self, public_id: str | None) -> bool:
+        """Read a key this replica does not know yet from the store, at most once per id a
+        few seconds and a bounded number of times a second (unknown ids are cheap to send):
+        a key made by the CLI or on another replica works on its first call."""
+        service = self.context.gateway.identity if self.context.gateway is not None else None
+        if public_id is None or service is None:
+            return False
+        now = self.context.clock.monotonic()
+        if now - self._miss_second >= 1.0:
+            self._miss_second, self._misses_this_second = now, 0
+        last = self._misses.get(public_id)
+        if (last is not None and now - last < _MISS_TTL) or self._misses_this_second >= _MISS_RATE:
+            return False
+        self._misses_this_second += 1
+        self._misses[public_id] = now
+        if len(self._misses) > 10_000:
+            self._misses.clear()
+        try:
+            await service.cache.refresh("key", public_id)
+        except StorageError:
+            return False
+        return service.cache.key(public_id) is not None
 
     def _api_key(
         self, exchange: Exchange, credential: str

@@ -151,10 +151,45 @@ def test_persistence_escalates_with_guard_blocks() -> None:
     detectors, found = Detectors(Thresholds()), []
     for i in range(20):
         found += detectors.observe(
-            event(1_700_000_000.0 + i * 2, decided_by="input_guard", status=400, ip="100.64.5.9")
+            event(
+                1_700_000_000.0 + i * 2,
+                decided_by="input_guard",
+                status=400,
+                ip="100.64.5.9",
+                finding_kinds=("input_guard:injection:ignore_previous",),
+                guard_score=0.99,
+            )
         )
     severities = [s.severity for s in found if s.detector == "persistence"]
     assert severities[0] is Severity.MEDIUM and Severity.HIGH in severities
+
+
+@pytest.mark.parametrize(
+    ("score", "why"),
+    [(0.7, "a borderline verdict (a guard false positive)"), (0.0, "a pasted secret or PII")],
+)
+def test_persistence_ignores_unconfident_guard_blocks(score: float, why: str) -> None:
+    """A benign app whose users trip guard false positives is not an attacker."""
+    detectors, found = Detectors(Thresholds()), []
+    for i in range(60):
+        found += detectors.observe(
+            event(
+                1_700_000_000.0 + i * 2,
+                decided_by="input_guard",
+                status=400,
+                guard_score=score,
+            )
+        )
+    assert [s for s in found if s.detector == "persistence"] == [], why
+
+
+def test_failed_logins_from_an_address_are_auth_failures_not_key_abuse() -> None:
+    detectors, found = Detectors(Thresholds()), []
+    for i in range(12):  # a NAT'd office mistyping keys
+        found += detectors.observe(
+            event(1_700_000_000.0 + i, key_id=None, auth_failure="unknown_key", ip="198.51.100.7")
+        )
+    assert found and {s.detector for s in found} == {"auth_failures"}
 
 
 def test_leaked_key_used_from_a_new_network() -> None:

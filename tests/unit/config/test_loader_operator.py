@@ -126,3 +126,14 @@ def test_check_config_prints_the_open_relay_warning(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "warning: no authn layer" in result.stderr
+
+
+def test_a_static_block_over_a_trusted_proxy_or_loopback_is_called_out() -> None:
+    config = parse_config(
+        "server: {trusted_proxies: [10.0.0.0/24]}\n"
+        "layers: [{type: ipblock, static: [10.0.0.0/16, 203.0.113.0/24, 127.0.0.1/32]}]\n"
+    )
+    warnings = config_warnings(config)
+    assert len(warnings) == 2
+    assert "10.0.0.0/16" in warnings[0] and "trusted proxy" in warnings[0]
+    assert "127.0.0.1/32" in warnings[1]
