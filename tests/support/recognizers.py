@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vallum.detectors.base import PatternRecognizer
+from vallum.detectors.patterns import PatternRecognizer
 
 
 def full_scan(recognizer: PatternRecognizer, text: str) -> list[tuple[int, int]]:

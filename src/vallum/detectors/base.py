@@ -1,42 +1,49 @@
-"""Shared detector types: a ``Match`` (kind, span, score, who found it) and pattern recognizers."""
+"""The detector contract and its shared types.
+
+A detector is anything with a ``name``, the ``kinds`` it reports, a ``version`` and
+``inspect(text, source, passes=None) -> Inspection``: pure, synchronous and fast (the
+fast tier of a cascade, see ``vallum.detectors.cascade``). The guard layers, the eval
+registry and the in-process ``Guard`` all loop over such detectors; none special-cases
+one. ``Passes`` lets several detectors share the cheap passes over one text (the
+normalized form, the ``TextIndex``), each made at most once.
+
+An inspection holds ``Verdict`` s (never the matched text: a span, a score and, for
+located values, a ``Match`` an operator can replace) and the detector's whole-text
+score with whether it is ``decisive`` (a rule hit, a deny term), which the cascade
+reads to decide whether a slower tier is consulted.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from vallum.detectors.normalize import Normalized, Normalizer
 from vallum.detectors.textindex import TextIndex
+from vallum.pipeline.exchange import Source
 
 __all__ = [
-    "CONTEXT_REACH",
     "MAX_INPUT_CHARS",
+    "NOTHING",
     "Detection",
+    "Detector",
+    "Inspection",
     "Match",
-    "PatternRecognizer",
+    "Passes",
     "Recognizer",
-    "Seeker",
+    "Source",
     "TextIndex",
-    "TokenGated",
-    "context_pattern",
-    "context_window",
-    "in_tokens",
+    "Verdict",
     "keyed_digest",
-    "literal_starts",
-    "match_at",
-    "near",
     "resolve_overlaps",
-    "seek_digits",
-    "seek_numeric",
+    "value_digest",
 ]
 
 MAX_INPUT_CHARS = 2_000_000  # detectors look at no more than this many characters of one text
-CONTEXT_CHARS = 48  # how far before a candidate context words are looked for
-CONTEXT_REACH = CONTEXT_CHARS + 64  # from a context word to the end of the windows scanned
 
 
 def keyed_digest(value: str, key: bytes, length: int = 12) -> str:
@@ -87,251 +94,120 @@ class Recognizer(Protocol):
     def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]: ...
 
 
-_SPACE = re.compile(r"\s")
+def value_digest(value: str) -> str:
+    """A short unkeyed SHA-256 of a matched value, for correlating findings (never the value)."""
+    return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:12]
 
 
-Seeker = Callable[[TextIndex], Iterable[int]]
+class Verdict(NamedTuple):
+    """One detector's finding on one text: never holds the matched text itself.
 
-
-def seek_digits(index: TextIndex) -> list[int]:
-    """Candidate starts of numeric entities (cards, SSNs, phones, IPs)."""
-    return index.digit_starts
-
-
-def seek_numeric(min_digits: int) -> Seeker:
-    """Digit-run starts in numeric clusters of at least ``min_digits`` digits."""
-
-    def seek(index: TextIndex) -> list[int]:
-        return index.numeric_starts(min_digits)
-
-    return seek
-
-
-def literal_starts(*literals: str, lower: bool = False, in_tokens: bool = False) -> Seeker:
-    """A seeker for the positions of fixed strings (searched lower-cased with ``lower``;
-    only inside the index's long tokens with ``in_tokens``)."""
-    if in_tokens:
-        return _token_literals(literals)
-    anycase = re.compile("|".join(map(re.escape, literals)), re.IGNORECASE)
-
-    def seek(index: TextIndex) -> list[int]:
-        text = index.lower if lower else index.text
-        if lower and len(text) != len(index.text):
-            # lower-casing moved offsets ("İ" → "i̇"): search the original text instead
-            return [m.start() for m in anycase.finditer(index.text)]
-        found: list[int] = []
-        for literal in literals:
-            pos = text.find(literal)
-            while pos >= 0:
-                found.append(pos)
-                pos = text.find(literal, pos + 1)
-        return sorted(set(found)) if len(literals) > 1 else found
-
-    return seek
-
-
-def _token_literals(literals: Sequence[str]) -> Seeker:
-    def seek(index: TextIndex) -> list[int]:
-        text = index.text
-        found: list[int] = []
-        for lo, hi in index.long_tokens:
-            for literal in literals:
-                pos = text.find(literal, lo, hi)
-                while pos >= 0:
-                    found.append(pos)
-                    pos = text.find(literal, pos + 1, hi)
-        return sorted(set(found)) if len(literals) > 1 else found
-
-    return seek
-
-
-def match_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text)`` restricted to matches that begin at one of ``starts`` (sorted).
-
-    Same result as a full scan for a pattern whose every match begins at such a position:
-    lookbehinds still see the real text before each start.
-    """
-    end = -1
-    for pos in starts:
-        if pos < end:
-            continue
-        found = pattern.match(text, pos)
-        if found is not None:
-            yield found
-            end = max(found.end(), pos + 1)
-
-
-def context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
-    """A case-insensitive alternation of context words (whole words only), or None."""
-    items = sorted({w.lower() for w in words if w}, key=len, reverse=True)
-    if not items:
-        return None
-    # The boundary is a consumed non-alphanumeric character rather than a lookbehind, so
-    # ``re`` can skip ahead with its first-character scan; callers search " " + window.
-    return re.compile(r"[^a-z0-9](?:" + "|".join(map(re.escape, items)) + r")(?![a-z0-9])")
-
-
-Validator = Callable[[str], bool]
-
-
-def in_tokens(
-    pattern: re.Pattern[str], index: TextIndex, anchors: Iterable[int], back: int = 256
-) -> Iterator[re.Match[str]]:
-    """``pattern.finditer`` over the whitespace-free tokens around the ``anchors``
-    positions (sorted).
-
-    Exact for a pattern whose matches contain an anchor and no whitespace: each such
-    match lies inside the token, and the window ends where the real text has a space.
-    """
-    text = index.text
-    end = 0
-    for pos in anchors:
-        if pos < end:
-            continue
-        lo, hi = index.token_bounds(pos, back)
-        for found in pattern.finditer(text, max(lo, end), hi):
-            yield found
-            end = found.end()
-        end = max(end, hi)
-
-
-def near(
-    pattern: re.Pattern[str], index: TextIndex, words: Sequence[str], reach: int
-) -> Iterator[re.Match[str]]:
-    """``pattern.finditer`` in the windows that start at a (lower-case) context word and
-    run ``reach`` characters on, to the next space: for patterns that need a context
-    word before them, the rest of a long text is never scanned."""
-    text, lower = index.text, index.lower
-    if len(lower) != len(text):
-        yield from pattern.finditer(text)
-        return
-    windows = sorted((pos, pos + reach) for pos in literal_starts(*words, lower=True)(index))
-    end = 0
-    for lo, hi in windows:
-        if hi <= end:
-            continue
-        space = _SPACE.search(text, hi + 48)  # a match begun inside the window ends by then
-        stop = len(text) if space is None else space.start()
-        for found in pattern.finditer(text, max(lo, end), stop):
-            yield found
-            end = found.end()
-        end = max(end, stop)
-
-
-@dataclass(frozen=True, slots=True)
-class PatternRecognizer:
-    """A regex plus an optional validator and context words that raise the score.
-
-    Without context the match scores ``score``; with a context word in the
-    ``CONTEXT_CHARS`` before it, ``context_score``. ``needs_context`` drops matches
-    that have none (weak patterns such as a bare 9-digit number).
-
-    Speed: ``gate`` lists lower-case strings of which one must occur in the text for
-    the recognizer to run at all (a provider prefix, the context words of a
-    ``needs_context`` pattern); ``seek`` names the positions where a match can begin,
-    so the pattern is tried there only rather than at every character.
+    ``span`` locates the evidence (``None``: the text as a whole); ``match`` is set for a
+    located value (a secret, PII) that an operator may replace. A named tuple: span
+    detectors make one per match, on every stream window, so it must be cheap to build.
     """
 
+    detector: str
     kind: str
-    pattern: re.Pattern[str]
     score: float
-    name: str
-    version: str = "1"
-    validator: Validator | None = None
-    context: re.Pattern[str] | None = None
-    context_score: float = 0.95
-    needs_context: bool = False
-    group: int = 0
-    veto: re.Pattern[str] | None = None  # context words that rule a match out ("version")
-    gate: tuple[str, ...] = ()
-    seek: Seeker | None = None
-    around: tuple[str, ...] = ()  # literals every match contains, and no whitespace
-    trigger: re.Pattern[str] | None = None  # or a pattern each match contains a hit of
-    reach: int = 0  # with ``gate``: matches lie within this many characters after a gate word
+    span: tuple[int, int] | None
+    version: str
+    match: Match | None = None
+
+
+class Inspection:
+    """What one detector made of one text.
+
+    ``verdicts`` are its findings. ``score`` is the whole-text score of a label detector
+    (injection, content; 0 for span detectors), ``decisive`` says the verdict rests on
+    categorical evidence (a rule hit, a deny or allow term) that no later tier of a
+    cascade should overturn, ``text`` is what a later tier should read (the normalized
+    text). A span detector gives its located values as ``matches`` (what an operator
+    replaces) and its name and version; their verdicts are built only when read, since
+    the output filter needs the matches alone on every stream window.
+    """
+
+    __slots__ = ("_verdicts", "decisive", "detector", "matches", "score", "text", "version")
+
+    def __init__(
+        self,
+        verdicts: tuple[Verdict, ...] = (),
+        score: float = 0.0,
+        decisive: bool = True,
+        text: str = "",
+        *,
+        matches: tuple[Match, ...] = (),
+        detector: str = "",
+        version: str = "",
+    ) -> None:
+        self._verdicts: tuple[Verdict, ...] | None = None if matches else verdicts
+        self.score = score
+        self.decisive = decisive
+        self.text = text
+        self.matches = matches
+        self.detector = detector
+        self.version = version
 
     @property
-    def kinds(self) -> frozenset[str]:
-        return frozenset({self.kind})
-
-    def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
-        index = index or TextIndex(text)
-        for found in self._candidates(text, index):
-            start, end = found.span(self.group)
-            if start < 0:
-                continue
-            value = text[start:end]
-            if self.validator is not None and not self.validator(value):
-                continue
-            if self.veto is not None and has_context_before(text, start, self.veto, 24):
-                continue
-            has_context = self.context is not None and has_context_before(text, start, self.context)
-            if self.needs_context and not has_context:
-                continue
-            score = self.context_score if has_context else self.score
-            yield Match(self.kind, start, end, score, self.name, self.version)
-
-    def _candidates(self, text: str, index: TextIndex) -> Iterable[re.Match[str]]:
-        if self.seek is not None:
-            # where a match can begin first: cached in the index and often none, which
-            # spares the gate's scan of the whole text for its words
-            starts = self.seek(index)
-            if not starts or (self.gate and not index.has_any(self.gate)):
-                return ()
-            return match_at(self.pattern, text, starts)
-        if self.gate and not index.has_any(self.gate):
-            return ()
-        if self.around:
-            return in_tokens(self.pattern, index, literal_starts(*self.around)(index))
-        if self.trigger is not None:
-            hits = (m.start() for m in self.trigger.finditer(text))
-            return in_tokens(self.pattern, index, hits)
-        if self.reach and self.gate:
-            return near(self.pattern, index, self.gate, self.reach)
-        return self.pattern.finditer(text)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenGated:
-    """Recognizers whose every match lies inside one whitespace-free token of at least
-    ``LONG_TOKEN`` characters (provider API keys): all skipped at once when the text has
-    no such token, which is most replies."""
-
-    members: tuple[PatternRecognizer, ...]
-    trigger: re.Pattern[str] | None = None  # one of the members' literals, if known
+    def verdicts(self) -> tuple[Verdict, ...]:
+        if self._verdicts is None:
+            name, version = self.detector, self.version
+            self._verdicts = tuple(
+                Verdict(name, m.kind, m.score, (m.start, m.end), version, m) for m in self.matches
+            )
+        return self._verdicts
 
     @property
-    def kinds(self) -> frozenset[str]:
-        return frozenset(kind for member in self.members for kind in member.kinds)
-
-    def find(self, text: str, index: TextIndex | None = None) -> Iterator[Match]:
-        index = index or TextIndex(text)
-        tokens = index.long_tokens
-        if not tokens:
-            return
-        trigger = self.trigger
-        if trigger is not None:
-            tokens = [(lo, hi) for lo, hi in tokens if trigger.search(text, lo, hi)]
-            if not tokens:
-                return
-            index = index.with_long_tokens(tokens)
-        for member in self.members:
-            yield from member.find(text, index)
+    def flagged(self) -> bool:
+        return bool(self.matches) or bool(self.verdicts)
 
 
-def has_context_before(
-    text: str, start: int, context: re.Pattern[str], distance: int = CONTEXT_CHARS
-) -> bool:
-    return context.search(context_window(text, start, distance)) is not None
+NOTHING = Inspection()
 
 
-def context_window(text: str, start: int, distance: int = CONTEXT_CHARS) -> str:
-    """The lower-cased ``distance`` characters before ``start``, led by the character just
-    before them (or a space at the text start): a ``context_pattern`` then never takes
-    the tail of a cut word ("…ver" of "over") for a whole one."""
-    lo = start - distance
-    if lo <= 0:
-        return " " + text[:start].lower()
-    return text[lo - 1 : start].lower()
+class Passes:
+    """The cheap passes over one text that several detectors read, each made at most once."""
+
+    __slots__ = ("_index", "_normalized", "normalizer", "text")
+
+    def __init__(self, text: str, normalizer: Normalizer | None = None) -> None:
+        self.text = text
+        self.normalizer = normalizer
+        self._index: TextIndex | None = None
+        self._normalized: Normalized | None = None
+
+    @property
+    def index(self) -> TextIndex:
+        if self._index is None:
+            self._index = TextIndex(self.text)
+        return self._index
+
+    def normalized(self, normalizer: Normalizer) -> Normalized:
+        """The text normalized by ``normalizer`` (shared when it is the passes' own)."""
+        if normalizer is not self.normalizer:
+            return normalizer.normalize(self.text)
+        if self._normalized is None:
+            self._normalized = normalizer.normalize(self.text)
+        return self._normalized
+
+
+class Detector(Protocol):
+    """The one detector contract: the guard layers, ``vallum eval`` and ``Guard`` use only this.
+
+    ``inspect`` is pure and synchronous (the fast tier); ``passes``, when given, holds the
+    passes already made over ``text`` by other detectors of the same scan.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kinds(self) -> frozenset[str]: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def inspect(self, text: str, source: Source, passes: Passes | None = None) -> Inspection: ...
 
 
 _BY_SPAN = attrgetter("start", "end")  # C-level sort keys: no Python call per match

@@ -1,7 +1,9 @@
 """Actions on detected spans, kept apart from detection: redact, mask, hash, pseudonymise, block.
 
-``apply_operator(text, matches, operator)`` returns the new text. ``block`` leaves the text
-as it is: the caller refuses the response instead.
+``splice`` is the one place spans are cut out of a text and replaced; every caller
+(``apply_operator``, the input guard's per-detector operators, the output filter's edits
+and pseudonym restores) goes through it. ``apply_operator(text, matches, operator)``
+returns the new text; ``block`` leaves the text as it is: the caller refuses instead.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ import hashlib
 import hmac
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from vallum.detectors.base import Match, keyed_digest
 
-__all__ = ["Operator", "OperatorState", "apply_operator", "replacement"]
+__all__ = ["Operator", "OperatorState", "apply_operator", "replacement", "splice"]
 
 
 class Operator(StrEnum):
@@ -78,27 +80,42 @@ def replacement(value: str, kind: str, operator: Operator, state: OperatorState)
     return value
 
 
+def splice(text: str, matches: Sequence[Match], replace: Callable[[Match, str], str]) -> str:
+    """``text`` with each match replaced by ``replace(match, value)``.
+
+    Matches are taken by start (the longer first at one start); one that overlaps a match
+    already replaced is skipped and ``replace`` is not called for it.
+    """
+    if not matches:
+        return text
+    pieces: list[str] = []
+    cursor = 0
+    for match in sorted(matches, key=_splice_order):
+        if match.start < cursor:
+            continue
+        pieces.append(text[cursor : match.start])
+        pieces.append(replace(match, text[match.start : match.end]))
+        cursor = match.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _splice_order(match: Match) -> tuple[int, int]:
+    return (match.start, -match.end)
+
+
 def apply_operator(
     text: str,
     matches: Sequence[Match],
     operator: Operator,
     state: OperatorState | None = None,
 ) -> str:
-    """Replace every (non-overlapping, sorted) match; ``block`` returns ``text`` unchanged.
+    """Replace every match by ``operator``; ``block`` returns ``text`` unchanged.
 
     Without a ``state`` a fresh random key is used: hashes and fakes are then stable only
     within this one call.
     """
     if operator is Operator.BLOCK or not matches:
         return text
-    state = state or OperatorState(key=os.urandom(32))
-    pieces: list[str] = []
-    cursor = 0
-    for match in matches:
-        if match.start < cursor:
-            continue
-        pieces.append(text[cursor : match.start])
-        pieces.append(replacement(text[match.start : match.end], match.kind, operator, state))
-        cursor = match.end
-    pieces.append(text[cursor:])
-    return "".join(pieces)
+    scope = state or OperatorState(key=os.urandom(32))
+    return splice(text, matches, lambda m, value: replacement(value, m.kind, operator, scope))

@@ -1,17 +1,19 @@
-"""Detectors ``vallum eval`` can run — one line each in ``eval_detectors``.
+"""Detectors ``vallum eval`` can run: the shipped detectors of ``vallum.detectors.builtin``.
 
 A span detector is scored entity by entity on the kinds it claims (``scored``); a label
-detector is scored text by text (a text is flagged when the detector returns any match).
+detector is scored text by text (a text is flagged when the detector has any verdict).
+Texts are inspected as user turns, through the same contract the guard layers use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from vallum.detectors.base import Match
+from vallum.detectors.base import Match, Source
 
 if TYPE_CHECKING:
     from vallum.eval.loso import LosoTask
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["DetectFn", "EvalDetector", "eval_detectors"]
 
 DetectFn = Callable[[str], list[Match]]
+_SPAN_DETECTORS = frozenset({"pii", "secrets"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,28 +33,22 @@ class EvalDetector:
     loso: Callable[[Path], LosoTask] | None = None  # leave-one-source-out over a data folder
 
 
-def _pii() -> DetectFn:
-    from vallum.detectors.pii import PiiDetector
+def _build(name: str) -> DetectFn:
+    from vallum.detectors.builtin import default_detector
 
-    return PiiDetector().detect
+    detector = default_detector(name)
+    if name in _SPAN_DETECTORS:
 
+        def spans(text: str) -> list[Match]:
+            return list(detector.inspect(text, Source.USER).matches)
 
-def _secrets() -> DetectFn:
-    from vallum.detectors.secrets import SecretDetector
+        return spans
 
-    return SecretDetector().detect
+    def label(text: str) -> list[Match]:
+        verdicts = detector.inspect(text, Source.USER).verdicts
+        return [Match(v.kind, 0, len(text), v.score, v.detector, v.version) for v in verdicts]
 
-
-def _injection() -> DetectFn:
-    from vallum.detectors.injection import eval_detect
-
-    return eval_detect()
-
-
-def _content() -> DetectFn:
-    from vallum.detectors.content import eval_detect
-
-    return eval_detect()
+    return label
 
 
 def _content_loso(data: Path) -> LosoTask:
@@ -60,18 +57,29 @@ def _content_loso(data: Path) -> LosoTask:
     return ContentLoso(data)
 
 
-def _pii_kinds() -> frozenset[str]:
-    from vallum.detectors.pii import PII_KINDS
+_LOSO: dict[str, Callable[[Path], LosoTask]] = {"content": _content_loso}
 
-    return frozenset(PII_KINDS)
+
+def _scored(name: str) -> frozenset[str]:
+    if name == "pii":
+        from vallum.detectors.pii import PII_KINDS
+
+        return frozenset(PII_KINDS)
+    return frozenset({"API_KEY_SECRET"}) if name == "secrets" else frozenset()
 
 
 def eval_detectors() -> dict[str, EvalDetector]:
-    """Every detector by name (built fresh: no global registry). Add yours with one line."""
-    detectors = [
-        EvalDetector("pii", "spans", _pii, _pii_kinds()),
-        EvalDetector("secrets", "spans", _secrets, frozenset({"API_KEY_SECRET"})),
-        EvalDetector("injection", "label", _injection),
-        EvalDetector("content", "label", _content, loso=_content_loso),
-    ]
-    return {d.name: d for d in detectors}
+    """Every shipped detector by name (built fresh: no global registry)."""
+    from vallum.detectors.builtin import DETECTOR_NAMES
+
+    ordered = sorted(DETECTOR_NAMES, key=lambda n: (n not in _SPAN_DETECTORS, n != "pii"))
+    return {
+        name: EvalDetector(
+            name,
+            "spans" if name in _SPAN_DETECTORS else "label",
+            partial(_build, name),
+            _scored(name),
+            _LOSO.get(name),
+        )
+        for name in ordered
+    }

@@ -8,19 +8,18 @@ block, refuse, redact / pseudonymise (secrets and PII), flag or shadow.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from vallum.detectors.base import Match, TextIndex
-from vallum.detectors.content import ContentDetector
-from vallum.detectors.injection import InjectionDetector, Trust
+from vallum.detectors.base import Detector, Inspection, Match, Passes, Verdict, value_digest
+from vallum.detectors.builtin import TRUST_BY_SOURCE, ContentCheck, InjectionCheck, SpanCheck
+from vallum.detectors.cascade import Cascade
 from vallum.detectors.normalize import Normalizer
-from vallum.detectors.operators import Operator, OperatorState, replacement
-from vallum.detectors.pii import PiiConfig, PiiDetector
-from vallum.detectors.secrets import SecretDetector
+from vallum.detectors.operators import Operator, OperatorState, replacement, splice
+from vallum.detectors.pii import PiiConfig
+from vallum.detectors.tiers import build_cascade
 from vallum.layers.input_guard_config import InputGuardConfig
 from vallum.pipeline.exchange import Exchange, Finding, Source, TextPart
 from vallum.pipeline.layer import Deny, Layer, LayerConfig, LayerContext
@@ -31,18 +30,10 @@ __all__ = [
     "InputGuardConfig",
     "PartScan",
     "RefusalDeny",
+    "Scope",
     "Verdict",
 ]
 
-TRUST_BY_SOURCE: dict[Source, Trust] = {
-    Source.SYSTEM: Trust.TRUSTED,
-    Source.USER: Trust.USER,
-    Source.ASSISTANT: Trust.TRUSTED,  # the model's own earlier turns
-    Source.TOOL_CALL: Trust.TRUSTED,  # arguments the model wrote
-    Source.TOOL_RESULT: Trust.UNTRUSTED,
-    Source.DOCUMENT: Trust.UNTRUSTED,
-    Source.EMBEDDING_INPUT: Trust.USER,
-}
 _CODES = {
     "injection": "prompt_injection_detected",
     "content": "content_policy_violation",
@@ -70,24 +61,41 @@ class RefusalDeny(Deny):
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
-    """One detector's finding on one text: never holds the matched text itself."""
+class Scope:
+    """One configured detector: which sources it reads, in the guard's detector order."""
 
-    detector: str
-    kind: str
-    score: float
-    span: tuple[int, int] | None
-    version: str
-    digest: str = ""  # short hash of the matched value (secrets, PII), for correlation
+    detector: Detector
+    sources: frozenset[Source]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PartScan:
-    """What the detectors found in one text part."""
+    """What the detectors made of one text part, by detector name (in detector order)."""
 
     part: TextPart
-    verdicts: tuple[Verdict, ...]
-    matches: dict[str, list[Match]]  # secrets / pii spans to replace, by detector
+    inspections: dict[str, Inspection]
+
+    @property
+    def verdicts(self) -> tuple[Verdict, ...]:
+        """In detector order, except that a plain harmful request (no injection rule fired,
+        only the injection model leaning on the same words) is answered as content: the
+        first verdict decides the refusal's code."""
+        found = [v for inspection in self.inspections.values() for v in inspection.verdicts]
+        if len(found) > 1 and found[0].detector == "injection" and found[0].kind == "model":
+            harmful = next((v for v in found if v.detector == "content"), None)
+            if harmful is not None:
+                found.remove(harmful)
+                found.insert(0, harmful)
+        return tuple(found)
+
+    @property
+    def matches(self) -> dict[str, list[Match]]:
+        """The located values to replace (secrets, PII), by detector."""
+        return {
+            name: list(inspection.matches)
+            for name, inspection in self.inspections.items()
+            if inspection.matches
+        }
 
 
 class InputGuard(Layer[InputGuardConfig]):
@@ -99,11 +107,20 @@ class InputGuard(Layer[InputGuardConfig]):
     def __init__(self, config: InputGuardConfig, context: LayerContext) -> None:
         super().__init__(config, context)
         self.normalizer = Normalizer(config.normalize)
-        on = {name: getattr(config, name) != "off" for name in _CODES}
-        self.injection = InjectionDetector(config.injection_config, self.normalizer)
-        self.content = ContentDetector(config.content_config) if on["content"] else None
-        self.secrets = SecretDetector() if on["secrets"] else None
-        self.pii = PiiDetector(PiiConfig()) if on["pii"] else None
+        self.scopes = tuple(_scopes(config, self.normalizer))
+        self.detectors = {scope.detector.name: scope.detector for scope in self.scopes}
+        self.cascades = {
+            name: build_cascade(name, cascade)
+            for name, cascade in (
+                ("injection", config.cascade.injection),
+                ("content", config.cascade.content),
+            )
+            if cascade is not None and cascade.tiers and name in self.detectors
+        }
+
+    async def stop(self) -> None:
+        for cascade in self.cascades.values():
+            await cascade.close()
 
     async def on_request(self, exchange: Exchange) -> Deny | None:
         request = exchange.request
@@ -114,52 +131,27 @@ class InputGuard(Layer[InputGuardConfig]):
             scans = await asyncio.to_thread(self._scan_parts, parts)
         else:
             scans = self._scan_parts(parts)
+        if self.cascades:
+            await asyncio.gather(*(_consult(c, scans) for c in self.cascades.values()))
         return self._act(exchange, scans)
 
     def _scan_parts(self, parts: Sequence[TextPart]) -> list[PartScan]:
         return [self.scan_part(part) for part in parts]
 
     def scan_part(self, part: TextPart) -> PartScan:
-        """Every detector on one part: verdicts, and the secret / PII spans to replace."""
-        verdicts = self.scan(part.text, part.source)
-        matches: dict[str, list[Match]] = {}
-        if part.source in self.config.span_sources:
-            index = TextIndex(part.text)  # one pre-filter pass, shared by both detectors
-            for name, detector in (("secrets", self.secrets), ("pii", self.pii)):
-                found = detector.detect(part.text, index) if detector is not None else []
-                if found:
-                    matches[name] = found
-                    verdicts.extend(_span_verdict(name, m, part.text) for m in found)
-        return PartScan(part, tuple(verdicts), matches)
+        """Every configured detector that reads the part's source, sharing one set of passes
+        (the text is normalized once, indexed once)."""
+        passes = Passes(part.text, self.normalizer)
+        inspections = {
+            scope.detector.name: scope.detector.inspect(part.text, part.source, passes)
+            for scope in self.scopes
+            if part.source in scope.sources
+        }
+        return PartScan(part, inspections)
 
     def scan(self, text: str, source: Source) -> list[Verdict]:
-        """Injection and content verdicts on one text (pure: no exchange, no action).
-
-        The text is normalized once and both detectors read that one form.
-        """
-        verdicts: list[Verdict] = []
-        trust = TRUST_BY_SOURCE[source]
-        injection = self.config.injection != "off" and trust is not Trust.TRUSTED
-        content = self.content is not None and source in self.config.content_sources
-        if not (injection or content) or not text.strip():
-            return verdicts
-        normalized = self.normalizer.normalize(text)
-        if injection:
-            result = self.injection.score(normalized, trust)
-            if result.flagged:
-                kind = "+".join(result.families) or "model"
-                version = self.injection.version
-                verdicts.append(Verdict("injection", kind, result.score, result.span, version))
-        if content and self.content is not None:
-            found = self.content.detect(normalized.scan_text)
-            if found.flagged:
-                kind = found.category or "other"
-                harmful = Verdict("content", kind, found.score, None, self.content.version)
-                # a plain harmful request (no injection rule fired, only the model leaning
-                # on the same words) is answered as content: the first verdict decides
-                plain = bool(verdicts) and verdicts[0].kind == "model"
-                verdicts.insert(0 if plain else len(verdicts), harmful)
-        return verdicts
+        """The verdicts of every detector on one text (pure: no exchange, no action)."""
+        return list(self.scan_part(TextPart(text, source, ())).verdicts)
 
     def _act(self, exchange: Exchange, scans: list[PartScan]) -> Deny | None:
         deny: Deny | None = None
@@ -183,28 +175,22 @@ class InputGuard(Layer[InputGuardConfig]):
     def _replace(self, exchange: Exchange, scan: PartScan, state: OperatorState) -> None:
         """Redact or pseudonymise the secret / PII spans of one part, as each policy says."""
         request = exchange.request
-        spans: list[tuple[Match, Operator]] = []
+        operators: dict[Match, Operator] = {}
         for name, found in scan.matches.items():
             operator = _REPLACING.get(getattr(self.config, name))
             if operator is not None:
-                spans.extend((match, operator) for match in found)
-        if request is None or not spans:
+                operators.update((match, operator) for match in found)
+        if request is None or not operators:
             return
-        spans.sort(key=lambda item: (item[0].start, -item[0].end))
-        text = scan.part.text
-        pieces: list[str] = []
-        cursor = 0
-        for match, operator in spans:
-            if match.start < cursor:
-                continue  # overlaps a span already replaced
-            value = text[match.start : match.end]
+
+        def replace(match: Match, value: str) -> str:
+            operator = operators[match]
             fake = replacement(value, match.kind, operator, state)
             if operator is Operator.PSEUDONYMISE:
                 exchange.pseudonyms[fake] = value
-            pieces.extend((text[cursor : match.start], fake))
-            cursor = match.end
-        pieces.append(text[cursor:])
-        request.replace_text(scan.part, "".join(pieces))
+            return fake
+
+        request.replace_text(scan.part, splice(scan.part.text, list(operators), replace))
 
     def _deny(self, detector: str, action: str) -> Deny:
         if action == "refuse":
@@ -214,16 +200,47 @@ class InputGuard(Layer[InputGuardConfig]):
         return Deny(status=400, code=_CODES[detector], message=_MESSAGES[detector])
 
 
-def _span_verdict(name: str, match: Match, text: str) -> Verdict:
-    value = text[match.start : match.end]
-    digest = hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:12]
-    return Verdict(name, match.kind, match.score, (match.start, match.end), match.version, digest)
+async def _consult(cascade: Cascade, scans: Sequence[PartScan]) -> None:
+    """Let the cascade's later tiers decide the parts its fast detector was unsure of."""
+    name = cascade.detector
+    by_source: dict[Source, list[PartScan]] = {}
+    for scan in scans:
+        fast = scan.inspections.get(name)
+        if fast is not None and cascade.consults(fast, scan.part.source):
+            by_source.setdefault(scan.part.source, []).append(scan)
+    groups = list(by_source.items())
+    decided = await asyncio.gather(
+        *(cascade.decide([s.inspections[name].text for s in group], src) for src, group in groups)
+    )
+    for (_, group), answers in zip(groups, decided, strict=True):
+        for scan, answer in zip(group, answers, strict=True):
+            if answer is not None:
+                scan.inspections[name] = answer.inspection(name, scan.inspections[name])
+
+
+def _scopes(config: InputGuardConfig, normalizer: Normalizer) -> list[Scope]:
+    """The configured detectors, in the order their verdicts are acted on."""
+    scopes: list[Scope] = []
+    if config.injection != "off":
+        untrusted = frozenset(s for s, trust in TRUST_BY_SOURCE.items() if trust != "trusted")
+        scopes.append(Scope(InjectionCheck(config.injection_config, normalizer), untrusted))
+    if config.content != "off":
+        check = ContentCheck(config.content_config, normalizer)
+        scopes.append(Scope(check, frozenset(config.content_sources)))
+    spans = frozenset(config.span_sources)
+    if config.secrets != "off":
+        scopes.append(Scope(SpanCheck.secrets(), spans))
+    if config.pii != "off":
+        scopes.append(Scope(SpanCheck.pii(PiiConfig()), spans))
+    return scopes
 
 
 def _finding(verdict: Verdict, part: TextPart, action: str) -> Finding:
     detail = f"detector={verdict.detector}@{verdict.version} action={action} source={part.source}"
-    if verdict.span is not None and verdict.digest:
-        detail += f" len={verdict.span[1] - verdict.span[0]} sha256={verdict.digest}"
+    match = verdict.match
+    if match is not None:
+        value = part.text[match.start : match.end]
+        detail += f" len={match.length} sha256={value_digest(value)}"
     return Finding(
         layer="input_guard",
         kind=f"{verdict.detector}:{verdict.kind}",

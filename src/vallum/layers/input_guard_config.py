@@ -9,6 +9,7 @@ from pydantic import Field
 from vallum.detectors.content import ContentConfig
 from vallum.detectors.injection import InjectionConfig
 from vallum.detectors.normalize import NormalizeConfig
+from vallum.detectors.tiers import CascadesConfig
 from vallum.pipeline.exchange import Source
 from vallum.pipeline.layer import LayerConfig
 
@@ -66,6 +67,11 @@ class InputGuardConfig(LayerConfig):
         max_length=8,
         description="Text sources scanned for secrets and PII (system prompts are the "
         "operator's own: add `system` to scan them too).",
+    )
+    cascade: CascadesConfig = Field(
+        default_factory=CascadesConfig,
+        description="Later tiers (HTTP guards, models) consulted for the texts the fast "
+        "injection or content detector is unsure of.",
     )
     offload_chars: int = Field(
         16384,

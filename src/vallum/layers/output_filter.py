@@ -12,12 +12,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from vallum.detectors.base import Match
-from vallum.detectors.content import ContentConfig, ContentDetector
+from vallum.detectors.base import Detector, Match
+from vallum.detectors.builtin import ContentCheck, SpanCheck
+from vallum.detectors.content import ContentConfig
 from vallum.detectors.operators import Operator, OperatorState
-from vallum.detectors.pii import PII_KINDS, PiiConfig, PiiDetector
+from vallum.detectors.pii import PII_KINDS, PiiConfig
 from vallum.detectors.pii.phone import DEFAULT_REGIONS
-from vallum.detectors.secrets import SecretDetector
 from vallum.layers.output_filter_scan import (
     ChannelState,
     Restorer,
@@ -139,16 +139,20 @@ class OutputFilter(Layer[OutputFilterConfig]):
         self.key = (
             config.hash_key.get_secret_value().encode() if config.hash_key else os.urandom(32)
         )
+        detectors: list[Detector] = []
+        if config.entities != []:
+            detectors.append(SpanCheck.pii(pii_config))
+        if config.secrets:
+            detectors.append(SpanCheck.secrets(config.min_score))
         self.scanner = Scanner(
-            pii=PiiDetector(pii_config) if config.entities != [] else None,
-            secrets=SecretDetector(min_score=config.min_score) if config.secrets else None,
+            detectors=tuple(detectors),
             actions={kind: Operator(a) for kind, a in config.actions.items()},
             default_action=Operator(config.action),
             lookbehind=config.lookbehind,
             margin=config.lookbehind * 3 // 10,
             scan_every=config.scan_every,
         )
-        self.content = ContentDetector(config.content_config) if config.content != "off" else None
+        self.content = ContentCheck(config.content_config) if config.content != "off" else None
         self._streams: dict[str, _State] = {}
 
     @property
@@ -240,18 +244,16 @@ class OutputFilter(Layer[OutputFilterConfig]):
         """Run the content classifier; record a finding when flagged; True means block."""
         if self.content is None or not text:
             return False
-        result = self.content.detect(text)
-        if not result.flagged:
-            return False
-        category = result.category or "other"
-        detail = (
-            f"detector=content@{self.content.version} category={category} "
-            f"action={self.config.content} len={len(text)}"
-        )
-        exchange.add_finding(
-            Finding(self.name, f"content:{category}", round(result.score, 4), None, detail)
-        )
-        return self.config.content == "block"
+        verdicts = self.content.inspect(text, Source.ASSISTANT).verdicts
+        for verdict in verdicts:
+            detail = (
+                f"detector=content@{verdict.version} category={verdict.kind} "
+                f"action={self.config.content} len={len(text)}"
+            )
+            exchange.add_finding(
+                Finding(self.name, f"content:{verdict.kind}", round(verdict.score, 4), None, detail)
+            )
+        return bool(verdicts) and self.config.content == "block"
 
     def _record(self, exchange: Exchange, text: str, matches: list[Match]) -> None:
         for match in matches:

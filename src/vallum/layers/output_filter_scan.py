@@ -26,10 +26,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from vallum.detectors.base import Match, TextIndex, resolve_overlaps
-from vallum.detectors.operators import Operator, OperatorState, apply_operator
-from vallum.detectors.pii import PiiDetector
-from vallum.detectors.secrets import SecretDetector
+from vallum.detectors.base import Detector, Match, Passes, Source, resolve_overlaps
+from vallum.detectors.operators import Operator, OperatorState, replacement, splice
 
 __all__ = ["ChannelState", "Restorer", "Scanner", "WindowResult", "ngram_hits", "ngram_set"]
 
@@ -88,8 +86,7 @@ class WindowResult:
 
 @dataclass(slots=True)
 class Scanner:
-    pii: PiiDetector | None
-    secrets: SecretDetector | None
+    detectors: tuple[Detector, ...]  # span detectors (PII, secrets), each through the contract
     actions: dict[str, Operator]
     default_action: Operator
     lookbehind: int
@@ -104,15 +101,13 @@ class Scanner:
         return size - channel.held >= self.scan_every
 
     def detect(self, text: str) -> list[Match]:
-        found: list[Match] = []
-        index = TextIndex(text)  # one pre-filter pass, shared by both detectors
-        if self.pii is not None:
-            found += self.pii.detect(text, index)
-        if self.secrets is not None:
-            found += self.secrets.detect(text, index)
-        return (
-            resolve_overlaps(found) if self.pii is not None and self.secrets is not None else found
-        )
+        passes = Passes(text)  # one pre-filter pass, shared by the detectors
+        found = [
+            match
+            for detector in self.detectors
+            for match in detector.inspect(text, Source.ASSISTANT, passes).matches
+        ]
+        return resolve_overlaps(found) if len(self.detectors) > 1 else found
 
     def split(self, text: str, restorer: Restorer) -> tuple[list[Match], list[Match], list[Match]]:
         """All detector matches, those not overlapping a placeholder, and the placeholders."""
@@ -136,20 +131,13 @@ class Scanner:
     ) -> str:
         """Apply each match's operator (block matches are left for the caller) and restore
         each placeholder (``restores``, not overlapping ``matches``) to its original."""
-        out: list[str] = []
-        cursor = 0
-        spans = sorted([*matches, *restores], key=lambda m: m.start) if restores else matches
-        for match in spans:
-            value = text[match.start : match.end]
-            out.append(text[cursor : match.start])
+
+        def replace(match: Match, value: str) -> str:
             if match.kind == _RESTORE and match.detector == "restore":
-                out.append(restorer.pseudonyms.get(value, value))
-            else:
-                operator = self.action(match.kind)
-                out.append(apply_operator(value, [_at_zero(match)], operator, state))
-            cursor = match.end
-        out.append(text[cursor:])
-        return "".join(out)
+                return restorer.pseudonyms.get(value, value)
+            return replacement(value, match.kind, self.action(match.kind), state)
+
+        return splice(text, [*matches, *restores] if restores else matches, replace)
 
     def window(
         self,
@@ -206,10 +194,6 @@ def _shift(match: Match, by: int) -> Match:
 
 def _overlap(a: Match, b: Match) -> bool:
     return a.start < b.end and b.start < a.end
-
-
-def _at_zero(match: Match) -> Match:
-    return _shift(match, -match.start)
 
 
 def ngram_hits(text: str, grams: frozenset[int], size: int) -> set[int]:

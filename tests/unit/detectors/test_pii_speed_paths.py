@@ -12,7 +12,7 @@ import random
 import pytest
 
 from tests.support.recognizers import full_scan
-from vallum.detectors.base import PatternRecognizer
+from vallum.detectors.patterns import PatternRecognizer
 from vallum.detectors.pii import PiiDetector
 from vallum.detectors.pii.crypto import crypto_recognizers
 from vallum.detectors.pii.detector import _has_digit

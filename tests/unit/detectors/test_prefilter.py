@@ -10,14 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.recognizers import full_scan
-from vallum.detectors.base import (
-    Match,
+from vallum.detectors.base import Match, TextIndex, resolve_overlaps
+from vallum.detectors.patterns import (
     PatternRecognizer,
-    TextIndex,
     TokenGated,
     literal_starts,
     match_at,
-    resolve_overlaps,
     seek_numeric,
 )
 from vallum.detectors.pii.card import card_recognizers

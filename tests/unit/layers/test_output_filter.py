@@ -306,17 +306,17 @@ def test_stream_content_checked_per_window_and_at_end() -> None:
 def test_stream_content_classifies_a_bounded_window() -> None:
     layer = _layer(content="flag", content_every=128, content_window=256)
     seen: list[int] = []
-    detect = layer.content.detect  # type: ignore[union-attr]
+    inspect = layer.content.inspect  # type: ignore[union-attr]
 
-    def spy(text: str) -> Any:
+    def spy(text: str, source: Source, passes: Any = None) -> Any:
         seen.append(len(text))
-        return detect(text)
+        return inspect(text, source, passes)
 
-    layer.content.detect = spy  # type: ignore[union-attr,method-assign]
+    layer.content.inspect = spy  # type: ignore[union-attr,method-assign]
     try:
         _streamed(layer, ["abcd efgh " * 20] * 50)
     finally:
-        del layer.content.detect  # type: ignore[union-attr]
+        del layer.content.inspect  # type: ignore[union-attr]
     assert len(seen) >= 10 and max(seen) <= 256
 
 

@@ -12,7 +12,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
-from vallum.detectors.base import Match, TextIndex, match_at
+from vallum.detectors.base import Match, TextIndex
+from vallum.detectors.patterns import match_at
 from vallum.detectors.pii.lexicons import Lexicons
 
 __all__ = ["AddressRecognizer"]

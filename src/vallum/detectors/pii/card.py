@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import CONTEXT_REACH, PatternRecognizer, context_pattern, seek_numeric
+from vallum.detectors.patterns import (
+    CONTEXT_REACH,
+    PatternRecognizer,
+    context_pattern,
+    seek_numeric,
+)
 
 __all__ = ["card_recognizers", "issuer_known", "luhn_valid"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from vallum.detectors.base import PatternRecognizer, TextIndex, context_pattern, literal_starts
+from vallum.detectors.base import TextIndex
+from vallum.detectors.patterns import PatternRecognizer, context_pattern, literal_starts
 
 __all__ = ["base58check_valid", "bech32_valid", "crypto_recognizers"]
 

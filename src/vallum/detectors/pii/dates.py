@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import CONTEXT_REACH, PatternRecognizer, context_pattern
+from vallum.detectors.patterns import CONTEXT_REACH, PatternRecognizer, context_pattern
 
 __all__ = ["date_recognizers"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import PatternRecognizer, context_pattern
+from vallum.detectors.patterns import PatternRecognizer, context_pattern
 
 __all__ = ["email_recognizers"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import CONTEXT_REACH, PatternRecognizer, TextIndex, context_pattern
+from vallum.detectors.base import TextIndex
+from vallum.detectors.patterns import CONTEXT_REACH, PatternRecognizer, context_pattern
 
 __all__ = ["iban_recognizers", "iban_valid"]
 

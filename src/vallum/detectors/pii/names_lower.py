@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from vallum.detectors.base import Match, TextIndex, literal_starts
+from vallum.detectors.base import Match, TextIndex
+from vallum.detectors.patterns import literal_starts
 from vallum.detectors.pii.lexicons import Lexicons
 
 __all__ = ["LowerCaseNames"]

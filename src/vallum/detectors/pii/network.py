@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from vallum.detectors.base import PatternRecognizer, TextIndex, context_pattern
+from vallum.detectors.base import TextIndex
+from vallum.detectors.patterns import PatternRecognizer, context_pattern
 
 __all__ = ["network_recognizers"]
 

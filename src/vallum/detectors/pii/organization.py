@@ -10,7 +10,8 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import replace
 
-from vallum.detectors.base import Match, TextIndex, literal_starts
+from vallum.detectors.base import Match, TextIndex
+from vallum.detectors.patterns import literal_starts
 from vallum.detectors.pii.lexicons import Lexicons
 from vallum.detectors.pii.people import Word, run_words
 from vallum.detectors.pii.words import ORG_WORDS, STREET_WORDS

@@ -5,14 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from vallum.detectors.base import (
-    CONTEXT_CHARS,
-    Match,
-    TextIndex,
-    context_pattern,
-    context_window,
-    match_at,
-)
+from vallum.detectors.base import Match, TextIndex
+from vallum.detectors.patterns import CONTEXT_CHARS, context_pattern, context_window, match_at
 from vallum.detectors.pii.phone_plans import NumberingPlans
 
 __all__ = ["DEFAULT_REGIONS", "PhoneRecognizer"]

@@ -7,7 +7,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from vallum.detectors.base import Match, TextIndex, literal_starts, match_at
+from vallum.detectors.base import Match, TextIndex
+from vallum.detectors.patterns import literal_starts, match_at
 
 __all__ = ["EntropyRecognizer", "shannon_bits"]
 

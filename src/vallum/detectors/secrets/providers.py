@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from vallum.detectors.base import (
+from vallum.detectors.base import Recognizer
+from vallum.detectors.patterns import (
     CONTEXT_REACH,
     PatternRecognizer,
-    Recognizer,
     TokenGated,
     context_pattern,
     literal_starts,
