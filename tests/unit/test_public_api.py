@@ -71,6 +71,7 @@ def test_top_level_api() -> None:
         "Gateway",
         "GatewayApp",
         "GatewayConfig",
+        "Guard",
         "VallumError",
         "load_config",
     ]
