@@ -20,7 +20,7 @@ import ssl
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from vallum.errors import ConfigError, StorageError
 from vallum.storage import redact_url
@@ -282,5 +282,51 @@ def _parse_url(url: str) -> tuple[str, int, ssl.SSLContext | None, list[bytes]]:
         if not db.isdigit():
             raise ConfigError("invalid Redis URL", context={"url": redact_url(url)})
         handshake.append(encode_command(b"SELECT", db.encode()))
-    context = ssl.create_default_context() if parts.scheme == "rediss" else None
+    context = _tls_context(url, parse_qs(parts.query)) if parts.scheme == "rediss" else None
     return parts.hostname, port, context, handshake
+
+
+_TLS_PARAMETERS = frozenset(
+    {"ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs"}
+    | {"ssl_check_hostname", "ssl_password"}
+)
+
+
+def _tls_context(url: str, query: dict[str, list[str]]) -> ssl.SSLContext:
+    """The TLS context a ``rediss://`` URL's parameters describe (redis-py's names):
+    ``ssl_ca_certs`` / ``ssl_ca_path`` (a private CA), ``ssl_certfile`` + ``ssl_keyfile``
+    (a client certificate), ``ssl_cert_reqs`` (``required``, ``optional``, ``none``) and
+    ``ssl_check_hostname``. Other ``ssl_*`` parameters are refused, not ignored."""
+    options = {k: v[-1] for k, v in query.items() if k.startswith("ssl_")}
+    unknown = sorted(set(options) - _TLS_PARAMETERS)
+    if unknown:
+        raise ConfigError(
+            f"unsupported TLS parameter in the Redis URL: {', '.join(unknown)}",
+            context={"url": redact_url(url)},
+        )
+    try:
+        context = ssl.create_default_context(
+            cafile=options.get("ssl_ca_certs"), capath=options.get("ssl_ca_path")
+        )
+        if "ssl_certfile" in options:
+            context.load_cert_chain(
+                options["ssl_certfile"],
+                options.get("ssl_keyfile"),
+                password=options.get("ssl_password"),
+            )
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            "the Redis URL's TLS files cannot be loaded", context={"url": redact_url(url)}
+        ) from exc
+    reqs = options.get("ssl_cert_reqs", "required").lower()
+    check = options.get("ssl_check_hostname", "true" if reqs == "required" else "false")
+    context.check_hostname = check.lower() in ("true", "1", "yes")
+    modes = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
+    if reqs not in modes:
+        raise ConfigError(
+            "ssl_cert_reqs must be required, optional or none", context={"url": redact_url(url)}
+        )
+    if modes[reqs] is ssl.CERT_NONE:
+        context.check_hostname = False
+    context.verify_mode = modes[reqs]
+    return context
