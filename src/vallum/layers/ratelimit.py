@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from vallum.errors import StorageError
-from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
+from vallum.pipeline.exchange import Exchange
 from vallum.pipeline.layer import (
     Deny,
     Layer,
@@ -44,6 +44,7 @@ from vallum.ratelimit.leases import LeaseKeeper
 from vallum.ratelimit.meter import StreamMeter, output_room
 from vallum.ratelimit.resolve import SETTLED_FROM, Plan, Resolver, Rule
 from vallum.ratelimit.spec import Charge, CounterState, Quota
+from vallum.ratelimit.stream_usage import ask_stream_usage, may_lack_usage
 from vallum.ratelimit.tokens import TokenCounter, estimate_tokens
 
 __all__ = ["Ratelimit", "RatelimitConfig"]
@@ -258,6 +259,8 @@ class Ratelimit(Layer[RatelimitConfig]):
             self._lost(plan.leases, lease_id)
             return self._unavailable(exchange)
         if not verdict.admitted:
+            if len(verdict.states) != len(charges):  # a reserve refused whole (released id)
+                return self._unavailable(exchange)
             return refusal(charges, verdict.states, exchange.wire, now)
         meter = (
             self._meter(exchange, charges, verdict.states, estimate) if plan.needs_tokens else None
@@ -267,8 +270,8 @@ class Ratelimit(Layer[RatelimitConfig]):
         )
         exchange.response_headers.extend(rate_headers(charges, verdict.states, exchange.wire, now))
         if self.config.stream_usage:
-            _ask_stream_usage(exchange)
-        if plan.needs_tokens and (meter is not None or _may_lack_usage(exchange)):
+            ask_stream_usage(exchange)
+        if plan.needs_tokens and (meter is not None or may_lack_usage(exchange)):
             exchange.count_stream_text = True
         return None
 
@@ -401,36 +404,3 @@ def _costs(estimate: Estimate, price: Price | None) -> tuple[int, ...]:
     tokens_in, tokens_out = estimate.input_tokens, estimate.output_tokens
     spend = 0 if price is None else PriceTable.micro_usd(price, tokens_in, tokens_out)
     return (1, 1, tokens_in, tokens_out, tokens_in + tokens_out, spend)
-
-
-def _ask_stream_usage(exchange: Exchange) -> None:
-    """OpenAI streams carry usage only when asked; ask, so settling uses real numbers."""
-    request = exchange.request
-    if (
-        request is None
-        or not request.stream
-        or exchange.wire is not WireFormat.OPENAI
-        or request.endpoint not in (Endpoint.CHAT, Endpoint.COMPLETIONS)
-    ):
-        return
-    options = request.body.get("stream_options")
-    if isinstance(options, dict) and options.get("include_usage") is True:
-        return
-    request.body["stream_options"] = {
-        **(options if isinstance(options, dict) else {}),
-        "include_usage": True,
-    }
-    request.dirty = True
-    exchange.hide_usage_chunk = True  # the client did not ask: it must not see the extra chunk
-
-
-def _may_lack_usage(exchange: Exchange) -> bool:
-    """Streams whose upstream may end without a usage block: OpenAI chat and completions
-    (usage only under include_usage, which OpenAI-compatible servers may ignore)."""
-    request = exchange.request
-    return (
-        request is not None
-        and request.stream
-        and exchange.wire is WireFormat.OPENAI
-        and request.endpoint in (Endpoint.CHAT, Endpoint.COMPLETIONS)
-    )
