@@ -375,11 +375,17 @@ async def test_release_by_lease_id_is_idempotent_and_beats_a_late_reserve(
     backend = factory()
     assert (await reserve(backend, clock, Charge(conc(1), 1), lease="a")).admitted
     for _ in range(2):  # released twice: the second is a no-op
-        await backend.release(["k:a:conc"], "a", clock.now(), 30)
-    # a reserve whose caller gave up (and released its lease) lands only now: it takes nothing
-    await backend.release(["k:a:conc"], "late", clock.now(), 30)
+        await backend.release([(["k:a:conc"], "a")], clock.now(), 30)
+    # reserves whose callers gave up (and released their leases) land only now: they take
+    # nothing; several leases, on several keys, are released in one call
+    other = conc(1, "k:b:conc")
+    assert (await reserve(backend, clock, Charge(other, 1), lease="held")).admitted
+    await backend.release(
+        [(["k:a:conc"], "late"), (["k:a:conc", "k:b:conc"], "held")], clock.now(), 30
+    )
     assert not (await reserve(backend, clock, Charge(conc(1), 1), lease="late")).admitted
     assert (await reserve(backend, clock, Charge(conc(1), 1), lease="b")).admitted
+    assert (await reserve(backend, clock, Charge(other, 1), lease="c")).admitted
 
 
 async def test_a_reserve_that_timed_out_in_a_stall_holds_no_slot_once_released(
@@ -392,13 +398,13 @@ async def test_a_reserve_that_timed_out_in_a_stall_holds_no_slot_once_released(
     direct = RedisLimits(redis_url, prefix=unique_prefix)
     try:
         assert (await reserve(stalled, clock, Charge(conc(2), 1), lease="warm")).admitted
-        await direct.release(["k:a:conc"], "warm", clock.now(), 30)
+        await direct.release([(["k:a:conc"], "warm")], clock.now(), 30)
         proxy.pause()
         leases = ("early-release", "late-release")  # both sent on the one open connection
         calls = [reserve(stalled, clock, Charge(conc(2), 1), lease=lease) for lease in leases]
         failed = await asyncio.gather(*calls, return_exceptions=True)
         assert all(isinstance(f, StorageError) for f in failed)
-        await direct.release(["k:a:conc"], "early-release", clock.now(), 30)
+        await direct.release([(["k:a:conc"], "early-release")], clock.now(), 30)
         proxy.resume()
         for _ in range(100):  # the held reserves reach Redis: only the second takes a slot
             if await direct.renew([("k:a:conc", "late-release")], clock.now(), 30):
@@ -406,11 +412,42 @@ async def test_a_reserve_that_timed_out_in_a_stall_holds_no_slot_once_released(
             await asyncio.sleep(0.02)
         else:
             pytest.fail("the stalled reserve never ran")
-        await direct.release(["k:a:conc"], "late-release", clock.now(), 30)
+        await direct.release([(["k:a:conc"], "late-release")], clock.now(), 30)
         assert (await reserve(direct, clock, Charge(conc(2), 1), lease="b")).admitted
         assert (await reserve(direct, clock, Charge(conc(2), 1), lease="c")).admitted
     finally:
         await direct.drop()
         await direct.close()
         await stalled.close()
+        proxy.stop()
+
+
+async def test_leases_failed_in_an_outage_are_released_together_once_redis_returns(
+    redis_url: str, unique_prefix: str, clock: FakeClock
+) -> None:
+    """600 calls whose reserves failed while Redis was unreachable: one retry loop
+    releases all of them (in batches) within seconds of Redis coming back."""
+    from vallum.ratelimit.leases import LeaseKeeper
+
+    proxy = TcpProxy(6379).start()
+    backend = RedisLimits(proxy.url, prefix=unique_prefix, timeout=0.3)
+    keeper = LeaseKeeper(backend, clock, 30.0, list)
+    try:
+        proxy.stop()
+        for i in range(600):
+            keeper.release_later(["k:a:conc"], f"lost{i}")
+        await asyncio.sleep(0.5)
+        assert keeper.releasing == 600  # still waiting: Redis is unreachable
+        proxy = TcpProxy(6379, port=proxy.port).start()
+        for _ in range(200):
+            if not keeper.releasing:
+                break
+            await asyncio.sleep(0.025)
+        assert keeper.releasing == 0
+        late = await reserve(backend, clock, Charge(conc(5), 1), lease="lost599")
+        assert not late.admitted  # released before its reserve ran: it takes nothing
+    finally:
+        await keeper.stop()
+        await backend.drop()
+        await backend.close()
         proxy.stop()

@@ -59,11 +59,12 @@ class LimitBackend(Protocol):
         ...
 
     async def release(
-        self, lease_keys: Sequence[str], lease_id: str, now: float, lease_ttl: float
+        self, leases: Sequence[tuple[Sequence[str], str]], now: float, lease_ttl: float
     ) -> None:
-        """Free ``lease_id`` whatever became of its reserve (idempotent): a reserve with
-        this lease id that lands later (it timed out here, but reached the backend) takes
-        nothing. For calls whose reserve or settle failed."""
+        """Free each ``(lease keys, lease id)`` whatever became of its reserve (idempotent,
+        one round trip): a reserve with such a lease id that lands later (it timed out
+        here, but reached the backend) takes nothing. For calls whose reserve or settle
+        failed."""
         ...
 
     async def close(self) -> None: ...

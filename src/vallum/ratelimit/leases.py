@@ -5,7 +5,9 @@ backend call for every call in flight on this instance, so the slots of an insta
 died free within ``lease_ttl``. A lease whose reserve or settle failed (a Redis stall or
 outage) is released by its id in the background, retried until it lands or the lease
 would have expired anyway; a reserve that timed out but ran in Redis later then takes
-nothing (see ``LimitBackend.release``).
+nothing (see ``LimitBackend.release``). All such leases are released together, in one
+backend call per try (an outage that fails thousands of calls costs one retry loop, not
+one per call), and at most ``_MAX_PENDING`` are kept.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ log = logging.getLogger("vallum.ratelimit")
 
 _FIRST_RETRY = 0.1  # seconds before the first retry of a release; doubles up to _MAX_RETRY
 _MAX_RETRY = 1.0
+_BATCH = 256  # leases released per backend call
+_MAX_PENDING = 100_000  # leases waiting for release; beyond, they expire by their TTL
 
 
 class LeaseKeeper:
@@ -44,34 +48,37 @@ class LeaseKeeper:
         self.renewals = 0  # backend renew calls made (metrics and tests)
         self._live = live
         self._renewer: asyncio.Task[None] | None = None
-        self._releases: set[asyncio.Task[None]] = set()
+        self._releaser: asyncio.Task[None] | None = None
+        # lease id -> (its lease keys, when to give up: it has expired by its TTL then)
+        self._unreleased: dict[str, tuple[tuple[str, ...], float]] = {}
 
     def start(self) -> None:
         if self._renewer is None:
             self._renewer = asyncio.create_task(self._renew_loop())
 
     async def stop(self) -> None:
-        tasks = [*self._releases, *([self._renewer] if self._renewer else [])]
-        self._renewer = None
+        tasks = [t for t in (self._renewer, self._releaser) if t is not None]
+        self._renewer = self._releaser = None
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._releases.clear()
+        self._unreleased.clear()
 
     @property
     def releasing(self) -> int:
-        """Releases still being retried."""
-        return len(self._releases)
+        """Leases waiting to be released."""
+        return len(self._unreleased)
 
     def release_later(self, lease_keys: Sequence[str], lease_id: str) -> None:
         """Release ``lease_id`` in the background, retrying until it lands."""
-        if not lease_keys:
+        if not lease_keys or len(self._unreleased) >= _MAX_PENDING:
             return
-        task = asyncio.create_task(self._release(tuple(lease_keys), lease_id))
-        self._releases.add(task)
-        task.add_done_callback(self._releases.discard)
+        give_up = self.clock.monotonic() + self.lease_ttl
+        self._unreleased[lease_id] = (tuple(lease_keys), give_up)
+        if self._releaser is None or self._releaser.done():
+            self._releaser = asyncio.create_task(self._release_loop())
 
     async def renew_now(self) -> int:
         """One renewal of every live lease (the loop's step); how many were renewed."""
@@ -89,16 +96,28 @@ class LeaseKeeper:
             except StorageError:
                 log.warning("rate-limit leases not renewed; retrying at the next interval")
 
-    async def _release(self, lease_keys: tuple[str, ...], lease_id: str) -> None:
-        give_up = self.clock.monotonic() + self.lease_ttl  # the lease has expired by then
+    async def _release_loop(self) -> None:
+        """Release what waits, a batch per call, until nothing does; after a failure, wait
+        (0.1 s, doubling to 1 s) and drop the leases that have expired by their TTL."""
         delay = _FIRST_RETRY
-        while True:
+        while self._unreleased:
+            batch = list(self._unreleased.items())[:_BATCH]
             try:
-                await self.backend.release(lease_keys, lease_id, self.clock.now(), self.lease_ttl)
-                return
+                leases = [(keys, lease_id) for lease_id, (keys, _) in batch]
+                await self.backend.release(leases, self.clock.now(), self.lease_ttl)
             except StorageError:
-                if self.clock.monotonic() >= give_up:
-                    log.warning("rate-limit lease not released; it has expired by its TTL")
-                    return
-            await asyncio.sleep(delay)
-            delay = min(_MAX_RETRY, delay * 2)
+                now = self.clock.monotonic()
+                expired = [i for i, (_, give_up) in self._unreleased.items() if give_up <= now]
+                for lease_id in expired:
+                    del self._unreleased[lease_id]
+                if expired:
+                    log.warning(
+                        "rate-limit leases not released; they have expired by their TTL",
+                        extra={"leases": len(expired)},
+                    )
+                await asyncio.sleep(delay)
+                delay = min(_MAX_RETRY, delay * 2)
+                continue
+            for lease_id, _ in batch:
+                self._unreleased.pop(lease_id, None)
+            delay = _FIRST_RETRY

@@ -124,10 +124,11 @@ class MemoryLimits:
         return renewed
 
     async def release(
-        self, lease_keys: Sequence[str], lease_id: str, now: float, lease_ttl: float
+        self, leases: Sequence[tuple[Sequence[str], str]], now: float, lease_ttl: float
     ) -> None:
-        await self.settle((), lease_keys, lease_id)
-        self._released[lease_id] = now + lease_ttl
+        for lease_keys, lease_id in leases:
+            await self.settle((), lease_keys, lease_id)
+            self._released[lease_id] = now + lease_ttl
 
     def _sweep(self, now: float) -> None:
         """Forget counters that are back to empty, so memory follows live traffic only."""

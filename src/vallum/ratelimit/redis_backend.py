@@ -234,12 +234,19 @@ class RedisLimits:
         return renewed
 
     async def release(
-        self, lease_keys: Sequence[str], lease_id: str, now: float, lease_ttl: float
+        self, leases: Sequence[tuple[Sequence[str], str]], now: float, lease_ttl: float
     ) -> None:
-        keys = [self._key(key) for key in lease_keys] + [self._mark(lease_id)]
-        args = [_bulk(lease_id.encode()), _bulk(b"%d" % (math.ceil(lease_ttl * 1000) + 1000))]
+        keys: list[bytes] = []
+        args = [_bulk(b"%d" % (math.ceil(lease_ttl * 1000) + 1000))]
+        for lease_keys, lease_id in leases:
+            keys += [self._key(key) for key in lease_keys]
+            keys.append(self._mark(lease_id))
+            args += [_bulk(b"%d" % len(lease_keys)), _bulk(lease_id.encode())]
+        if not leases:
+            return
         body = b"".join(keys) + b"".join(args)
-        await self._run("ratelimit.release", self._release, len(keys), len(keys) + 2, body)
+        parts = len(keys) + len(args)
+        await self._run("ratelimit.release", self._release, len(keys), parts, body)
 
     async def _run(self, op: str, script: _Script, keys: int, parts: int, body: bytes) -> Any:
         try:
