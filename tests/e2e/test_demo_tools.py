@@ -4,36 +4,18 @@ reports what the key spent."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_ready
 
 VALLUM = Path(sys.executable).with_name("vallum")
 CHAT = {"model": "mock-echo", "messages": [{"role": "user", "content": "hello"}]}
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "vallum demo exited"
-        with (
-            contextlib.suppress(OSError, urllib.error.URLError),
-            urllib.request.urlopen(url, timeout=1) as reply,  # noqa: S310 - loopback
-        ):
-            if reply.status == 200:
-                return
-        time.sleep(0.1)
-    pytest.fail("vallum demo never became ready")
 
 
 def _readline(stream: subprocess.Popen[str], timeout: float) -> str:
@@ -59,7 +41,7 @@ def test_demo_admin_metrics_tail_follow_and_signed_verify(tmp_path: Path) -> Non
     )
     tail: subprocess.Popen[str] | None = None
     try:
-        _wait(f"http://127.0.0.1:{port}/readyz", demo)
+        wait_ready(f"http://127.0.0.1:{port}/readyz", demo, time.monotonic() + 60)
         key = (tmp_path / ".vallum" / "demo.key").read_text().strip()
         token = (tmp_path / ".vallum" / "admin.token").read_text().strip()
         assert (tmp_path / ".vallum" / "admin.token").stat().st_mode & 0o077 == 0

@@ -28,7 +28,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "deploy" / "vallum.yaml")
@@ -92,20 +92,6 @@ def deployment_env(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterato
         _run_sql(postgres_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
-def _wait_ready(url: str, deadline: float, proc: subprocess.Popen[bytes]) -> None:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
-        with (
-            contextlib.suppress(OSError, urllib.error.URLError),
-            urllib.request.urlopen(url, timeout=1) as reply,  # noqa: S310 - loopback
-        ):
-            if reply.status == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} never became ready")
-
-
 @contextlib.contextmanager
 def _processes(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, Any]]:
     procs: list[subprocess.Popen[bytes]] = []
@@ -136,9 +122,9 @@ def _processes(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, Any]]:
             )
             replicas.append({"proxy": port, "admin": admin, "proc": procs[-1]})
         deadline = time.monotonic() + 60
-        _wait_ready(f"http://127.0.0.1:{upstream_port}/readyz", deadline, upstream)
+        wait_ready(f"http://127.0.0.1:{upstream_port}/readyz", upstream, deadline)
         for replica in replicas:
-            _wait_ready(f"http://127.0.0.1:{replica['proxy']}/readyz", deadline, replica["proc"])
+            wait_ready(f"http://127.0.0.1:{replica['proxy']}/readyz", replica["proc"], deadline)
         yield {"replicas": replicas, "env": env}
     finally:
         for proc in procs:

@@ -7,40 +7,22 @@ create a key, serve, call it with the openai SDK. No key means 401; the example 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import openai
 import pytest
 
-from tests.support.servers import ServerThread, free_port
+from tests.support.servers import ServerThread, free_port, wait_ready
 from vallum.providers.mock import MockModel, MockSettings, mock_asgi_app
 
 ROOT = Path(__file__).resolve().parents[2]
 VALLUM = Path(sys.executable).with_name("vallum")
 _KEY_ARGS = ("--name", "my-app", "--role", "user", "--json")
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"vallum serve exited with {proc.returncode}")
-        with (
-            contextlib.suppress(OSError, urllib.error.URLError),
-            urllib.request.urlopen(url, timeout=1) as reply,  # noqa: S310 - loopback
-        ):
-            if reply.status == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("vallum serve never became ready")
 
 
 def test_fresh_folder_to_a_secured_gateway(tmp_path: Path) -> None:
@@ -86,7 +68,7 @@ def test_fresh_folder_to_a_secured_gateway(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
         )
         try:
-            _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
+            wait_ready(f"http://127.0.0.1:{port}/readyz", proc, time.monotonic() + 60)
             base = f"http://127.0.0.1:{port}/v1"
             # 4. call it
             client = openai.OpenAI(base_url=base, api_key=key, max_retries=0)

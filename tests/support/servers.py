@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import uvicorn
+
+
+def wait_ready(url: str, proc: subprocess.Popen[Any], deadline: float) -> None:
+    """Poll ``url`` (a /readyz) until it answers 200; fail if ``proc`` exits or time runs out."""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
+        with (
+            contextlib.suppress(OSError, urllib.error.URLError),
+            urllib.request.urlopen(url, timeout=1) as reply,  # noqa: S310 - loopback only
+        ):
+            if reply.status == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} never became ready")
 
 
 def free_port() -> int:
