@@ -11,13 +11,15 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
-from sklearn.linear_model import LogisticRegression
 
 from vallum.detectors.injection.ngram import hash_orders, prepare
 from vallum.detectors.injection.words import hash_words
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -48,6 +50,8 @@ def featurize(
     texts: Sequence[str], orders: Sequence[int], bits: int, cap: int, power: float = 0.5
 ) -> sparse.csr_matrix:
     """Rows of hashed n-gram counts / n ** power per order: what ``NgramModel.logit`` sums."""
+    from scipy import sparse  # the train extra: imported only where a matrix is built
+
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
@@ -69,6 +73,8 @@ def featurize_words(
     texts: Sequence[str], bits: int, cap: int, power: float = 0.5
 ) -> sparse.csr_matrix:
     """Rows of hashed word unigram and bigram counts / n ** power: what ``NgramModel`` adds."""
+    from scipy import sparse
+
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
@@ -89,6 +95,8 @@ def featurize_words(
 
 
 def fit(x: sparse.csr_matrix, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
     model = LogisticRegression(
         C=c, class_weight="balanced", max_iter=2000, random_state=seed, solver="liblinear"
     )

