@@ -13,7 +13,7 @@ model is trained on the rest *without a further third of its benign domains*, it
 threshold is chosen on that third (**training data only**: the worst of those domains
 within ``--fpr``), and it scores the held-out texts: recall per held-out attack source,
 FPR per held-out benign domain. Synthetic texts and paired clean hosts are training
-material only, never scored. About 15 minutes on two busy cores (``--cache DIR`` keeps the
+material only, never scored. About 8 minutes on two busy cores (``--cache DIR`` keeps the
 prepared corpus for reruns; ``--folds`` picks folds).
 
 Shipped thresholds come the same way from all the data (``block``: the worst domain within

@@ -58,11 +58,16 @@ class InjectionCheck:
     kinds = frozenset({"injection"})
 
     def __init__(
-        self, config: InjectionConfig | None = None, normalizer: Normalizer | None = None
+        self,
+        config: InjectionConfig | None = None,
+        normalizer: Normalizer | None = None,
+        uncertain: bool = False,
     ) -> None:
         self.normalizer = normalizer or Normalizer()
         self.detector = InjectionDetector(config, self.normalizer)
         self.version = self.detector.version
+        # also report the band between the flag and block thresholds (``injection_uncertain``)
+        self.uncertain = uncertain
 
     def inspect(self, text: str, source: Source, passes: Passes | None = None) -> Inspection:
         trust = TRUST_BY_SOURCE[source]
@@ -74,6 +79,9 @@ class InjectionCheck:
         if result.flagged:
             kind = "+".join(result.families) or "model"
             verdicts = (Verdict(self.name, kind, result.score, result.span, self.version),)
+        elif result.uncertain and self.uncertain:
+            band = "injection_uncertain"
+            verdicts = (Verdict(band, "model", result.score, None, self.version),)
         return Inspection(verdicts, result.score, bool(result.families), normalized.scan_text)
 
 

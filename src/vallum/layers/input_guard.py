@@ -36,12 +36,14 @@ __all__ = [
 
 _CODES = {
     "injection": "prompt_injection_detected",
+    "injection_uncertain": "prompt_injection_detected",
     "content": "content_policy_violation",
     "secrets": "secret_detected",
     "pii": "pii_detected",
 }
 _MESSAGES = {
     "injection": "The request was blocked: it looks like a prompt injection.",
+    "injection_uncertain": "The request was blocked: it looks like a prompt injection.",
     "content": "The request was blocked by the content policy.",
     "secrets": "The request was blocked: it contains a secret.",
     "pii": "The request was blocked: it contains personal data.",
@@ -223,7 +225,9 @@ def _scopes(config: InputGuardConfig, normalizer: Normalizer) -> list[Scope]:
     scopes: list[Scope] = []
     if config.injection != "off":
         untrusted = frozenset(s for s, trust in TRUST_BY_SOURCE.items() if trust != "trusted")
-        scopes.append(Scope(InjectionCheck(config.injection_config, normalizer), untrusted))
+        band = config.injection_uncertain != "off"
+        check = InjectionCheck(config.injection_config, normalizer, uncertain=band)
+        scopes.append(Scope(check, untrusted))
     if config.content != "off":
         check = ContentCheck(config.content_config, normalizer)
         scopes.append(Scope(check, frozenset(config.content_sources)))

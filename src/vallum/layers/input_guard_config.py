@@ -26,6 +26,11 @@ class InputGuardConfig(LayerConfig):
 
     type: Literal["input_guard"] = "input_guard"
     injection: VerdictAction = Field("block", description="Action on a prompt injection.")
+    injection_uncertain: VerdictAction = Field(
+        "flag",
+        description="Action on a text whose injection score is in the uncertain band "
+        "(between the flag and block thresholds of its trust level).",
+    )
     content: VerdictAction = Field("block", description="Action on a harmful request.")
     secrets: SpanAction = Field("block", description="Action on a secret in a prompt.")
     pii: SpanAction = Field("off", description="Action on personal data in a prompt.")

@@ -260,3 +260,23 @@ async def test_each_detector_uses_its_own_operator() -> None:
     assert SECRET not in text and EMAIL not in text
     assert list(exchange.pseudonyms.values()) == [EMAIL]  # the key was redacted, not faked
     assert next(iter(exchange.pseudonyms)) in text
+
+
+async def test_the_uncertain_band_is_flagged_not_blocked() -> None:
+    """Below the block threshold and above the flag one: allowed, recorded, header set."""
+    context = LayerContext(clock=SystemClock())
+    band = {"user_flag_threshold": 0.000001, "user_threshold": 0.999999}
+    config = {"injection_config": band, "content": "off", "flag_header": "flagged"}
+    guard = InputGuard(InputGuardConfig.model_validate(config), context)
+    exchange = _exchange([user("Please summarise the attached meeting notes.")])
+    assert await _run(guard, exchange) is None
+    assert [f.kind for f in exchange.findings] == ["injection_uncertain:model"]
+    assert ("x-vallum-flagged", "injection_uncertain") in exchange.response_headers
+    blocking = {**config, "injection_uncertain": "block"}
+    guard = InputGuard(InputGuardConfig.model_validate(blocking), context)
+    deny = await _run(guard, _exchange([user("Please summarise the attached meeting notes.")]))
+    assert deny is not None and deny.code == "prompt_injection_detected"
+    off = {**config, "injection_uncertain": "off"}
+    guard = InputGuard(InputGuardConfig.model_validate(off), context)
+    exchange = _exchange([user("Please summarise the attached meeting notes.")])
+    assert await _run(guard, exchange) is None and exchange.findings == []

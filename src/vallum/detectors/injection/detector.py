@@ -17,7 +17,8 @@ from vallum.detectors.normalize import Evasion, Normalized, Normalizer
 __all__ = ["InjectionConfig", "InjectionDetector", "InjectionResult", "Trust", "eval_detect"]
 
 _MODEL_PACKAGE = "vallum.detectors.injection.model"
-_MODEL_FILE = "injection.npz"
+# one head per trust level: user turns, and documents / tool results
+_MODEL_FILES = {"chat": "injection.npz", "doc": "injection_doc.npz"}
 _RULES_VERSION = "rules-4"
 # Hiding words is itself suspicious: these evasions add to the score (encodings do not:
 # base64 and hex are everywhere in ordinary documents; what they decode to is scanned).
@@ -49,6 +50,16 @@ class InjectionConfig(BaseModel):
     untrusted_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="The same for documents and tool results."
     )
+    user_flag_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Score at or above which a user turn below the block threshold is "
+        "`uncertain` (default: shipped, chosen for ≤ 3% false positives per domain).",
+    )
+    untrusted_flag_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="The same for documents and tool results."
+    )
     max_chars: int = Field(
         2_000_000, ge=1, le=100_000_000, description="Characters scanned per text; the rest is cut."
     )
@@ -64,6 +75,8 @@ class InjectionResult:
     model_score: float
     evasions: tuple[Evasion, ...]
     span: tuple[int, int] | None  # in the normalized text, of the first rule hit
+    # not flagged, but the score is in the band between the flag and block thresholds
+    uncertain: bool = False
 
 
 _CLEAN = InjectionResult(False, 0.0, (), 0.0, (), None)
@@ -79,19 +92,34 @@ class InjectionDetector:
     ) -> None:
         self.config = config or InjectionConfig()
         self.normalizer = normalizer or Normalizer()
-        self.model = NgramModel.load(_MODEL_PACKAGE, _MODEL_FILE) if self.config.model else None
+        self.models: dict[str, NgramModel] = {}
+        if self.config.model:
+            self.models = {h: NgramModel.load(_MODEL_PACKAGE, f) for h, f in _MODEL_FILES.items()}
+        self.model = self.models.get("chat")  # the user-turn head
         version = self.model.version if self.model is not None else "no-model"
         bits = self.model.bits if self.model is not None else 19
         self.triggers = TriggerIndex(bits)
-        # the model reuses the trigger index's n-gram hashes when they are its own features
-        self._shared_hashes = self.model is not None and self.model.orders == ORDERS
+        # a head reuses the trigger index's n-gram hashes when they are its own features
+        self._shared_hashes = {
+            head: model.orders == ORDERS and model.bits == bits
+            for head, model in self.models.items()
+        }
         self.version = f"{_RULES_VERSION}+{version}"
 
     def threshold(self, trust: Trust) -> float:
-        shipped = self.model.thresholds if self.model is not None else {}
-        if trust is Trust.UNTRUSTED:
-            return self.config.untrusted_threshold or shipped.get("doc", 0.5)
-        return self.config.user_threshold or shipped.get("chat", 0.5)
+        """The block threshold of a trust level."""
+        head = _head(trust)
+        shipped = self.models[head].thresholds if head in self.models else {}
+        chosen = self.config.untrusted_threshold if head == "doc" else self.config.user_threshold
+        return chosen or shipped.get(head, 0.5)
+
+    def flag_threshold(self, trust: Trust) -> float:
+        """Where the uncertain band (flag, not block) starts; at most the block threshold."""
+        head = _head(trust)
+        shipped = self.models[head].thresholds if head in self.models else {}
+        config = self.config
+        chosen = config.untrusted_flag_threshold if head == "doc" else config.user_flag_threshold
+        return min(self.threshold(trust), chosen or shipped.get(f"{head}_flag", 1.0))
 
     def detect(self, text: str, trust: Trust = Trust.USER) -> InjectionResult:
         if trust is Trust.TRUSTED or not text.strip():
@@ -117,17 +145,25 @@ class InjectionDetector:
             hashed = hash_joined(data, ORDERS, self.triggers.bits)
             hits = match_lowered(lowered, *self.triggers.candidates(lowered, hashed[0]))
         model_score = 0.0
-        if self.model is not None:
-            shared = hashed if self._shared_hashes else None
-            model_score = self.model.max_score_prepared(data, shared)
+        head = _head(trust)
+        model = self.models.get(head)
+        if model is not None:
+            shared = hashed if self._shared_hashes[head] else None
+            model_score = model.max_score_prepared(data, shared)
         evasion = min(1.0, sum(_EVASION_WEIGHT.get(e.kind, 0.0) for e in normalized.evasions))
         boosted = model_score + evasion * (1.0 - model_score)
         rule_score = max((hit.score for hit in hits), default=0.0)
         flagged = bool(hits) or boosted >= self.threshold(trust)
+        uncertain = not flagged and boosted >= self.flag_threshold(trust)
         families = tuple(sorted({hit.family for hit in hits}))
         span = (hits[0].start, hits[0].end) if hits else None
         score = max(rule_score, boosted)
-        return InjectionResult(flagged, score, families, model_score, normalized.evasions, span)
+        evasions = normalized.evasions
+        return InjectionResult(flagged, score, families, model_score, evasions, span, uncertain)
+
+
+def _head(trust: Trust) -> str:
+    return "doc" if trust is Trust.UNTRUSTED else "chat"
 
 
 def eval_detect(trust: Trust = Trust.USER) -> Callable[[str], list[Match]]:

@@ -243,7 +243,7 @@ class NgramModel:
             logits = np.asarray(self._few_windows(sums, bounds, grams, starts))
         else:
             logits = self._many_windows(sums, bounds, grams, starts)
-        return whole, (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        return whole, (1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))).astype(np.float32)
 
     def _many_windows(
         self,
@@ -311,4 +311,4 @@ def _word_spans(
 
 
 def _sigmoid(value: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-value)))
+    return float(1.0 / (1.0 + np.exp(-min(60.0, max(-60.0, value)))))

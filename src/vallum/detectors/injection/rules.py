@@ -245,7 +245,9 @@ RULES: tuple[Rule, ...] = (
         0.95,
         r"\bdo anything now\b|\bdeveloper mode (?:enabled|output|response|is (?:on|enabled))\b"
         r"|\b(?:enable|activate|enter|simulate|switch to|with|in) (?:the )?developer mode\b"
-        r"(?! (?:in|on|of|for) )|\bjailbr(?:eak|oken)\b|\bdan mode\b"
+        r"(?! (?:in|on|of|for) )|\bjailbr(?:eak|oken)\b(?! (?:(?:an?|my|the|your) )?"
+        r"(?:iphone|ipad|ios|phone|android|device|console|kindle|router|ps\d|switch)\b)"
+        r"|\bdan mode\b"
         r"|\bopposite mode\b|\bgod mode\b|\bunfiltered (?:ai|response|mode)\b",
         "anything now|developer mode|jailbr|dan mode|opposite mode|god mode|unfiltered",
     ),

@@ -29,7 +29,13 @@ def detector() -> InjectionDetector:
     return InjectionDetector()
 
 
-@pytest.mark.parametrize("case", ATTACKS, ids=[case["source"][:40] for case in ATTACKS])
+def _attack_param(case: dict[str, Any]) -> Any:
+    known = case.get("known_miss")
+    marks = [pytest.mark.xfail(reason=known, strict=True)] if known else []
+    return pytest.param(case, id=case["source"][:40], marks=marks)
+
+
+@pytest.mark.parametrize("case", [_attack_param(case) for case in ATTACKS])
 def test_attacks_are_flagged(detector: InjectionDetector, case: dict[str, Any]) -> None:
     result = detector.detect(case["text"], Trust(case["trust"]))
     assert result.flagged, case["source"]
@@ -54,10 +60,28 @@ def test_trusted_text_is_never_flagged(detector: InjectionDetector) -> None:
     assert not detector.detect(text, Trust.TRUSTED).flagged
 
 
-def test_each_trust_level_has_its_own_threshold(detector: InjectionDetector) -> None:
-    assert detector.model is not None
-    assert detector.threshold(Trust.UNTRUSTED) == detector.model.thresholds["doc"]
-    assert detector.threshold(Trust.USER) == detector.model.thresholds["chat"]
+def test_each_trust_level_has_its_own_head_and_thresholds(detector: InjectionDetector) -> None:
+    user, doc = detector.models["chat"], detector.models["doc"]
+    assert detector.model is user and user is not doc
+    assert detector.threshold(Trust.UNTRUSTED) == doc.thresholds["doc"]
+    assert detector.threshold(Trust.USER) == user.thresholds["chat"]
+    assert detector.flag_threshold(Trust.USER) == user.thresholds["chat_flag"]
+    assert detector.flag_threshold(Trust.UNTRUSTED) == doc.thresholds["doc_flag"]
+    for trust in (Trust.USER, Trust.UNTRUSTED):
+        assert detector.flag_threshold(trust) <= detector.threshold(trust)
+
+
+def test_the_uncertain_band_lies_between_the_flag_and_block_thresholds() -> None:
+    text = "Please summarise the attached notes for me."
+    plain = InjectionDetector().detect(text, Trust.USER)
+    assert not plain.flagged and not plain.uncertain
+    low = plain.model_score / 2
+    banded = InjectionDetector(InjectionConfig(user_flag_threshold=low, user_threshold=0.999))
+    result = banded.detect(text, Trust.USER)
+    assert result.uncertain and not result.flagged
+    blocked = InjectionDetector(InjectionConfig(user_flag_threshold=low, user_threshold=low))
+    result = blocked.detect(text, Trust.USER)
+    assert result.flagged and not result.uncertain
     strict = InjectionDetector(InjectionConfig(untrusted_threshold=0.3))
     assert strict.threshold(Trust.UNTRUSTED) == 0.3
 
@@ -107,12 +131,15 @@ def test_rolling_hash_matches_single_order() -> None:
         assert index.max() < 1 << 16
 
 
-def test_model_is_small_and_has_thresholds() -> None:
-    path = Path(__file__).parents[4] / "src/vallum/detectors/injection/model/injection.npz"
-    assert path.stat().st_size <= 20 * 1024 * 1024
-    model = NgramModel.load("vallum.detectors.injection.model", "injection.npz")
-    assert set(model.thresholds) == {"chat", "doc"}
-    assert 0.0 < model.thresholds["doc"] <= 1.0
+@pytest.mark.parametrize(
+    ("name", "head"), [("injection.npz", "chat"), ("injection_doc.npz", "doc")]
+)
+def test_each_head_is_small_and_has_block_and_flag_thresholds(name: str, head: str) -> None:
+    path = Path(__file__).parents[4] / "src/vallum/detectors/injection/model" / name
+    assert path.stat().st_size <= 10 * 1024 * 1024
+    model = NgramModel.load("vallum.detectors.injection.model", name)
+    assert set(model.thresholds) == {head, f"{head}_flag"}
+    assert 0.0 < model.thresholds[f"{head}_flag"] <= model.thresholds[head] < 1.0
 
 
 def test_rules_are_case_and_spacing_tolerant() -> None:
