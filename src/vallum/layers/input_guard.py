@@ -226,8 +226,8 @@ def _scopes(config: InputGuardConfig, normalizer: Normalizer) -> list[Scope]:
     if config.injection != "off":
         untrusted = frozenset(s for s, trust in TRUST_BY_SOURCE.items() if trust != "trusted")
         band = config.injection_uncertain != "off"
-        check = InjectionCheck(config.injection_config, normalizer, uncertain=band)
-        scopes.append(Scope(check, untrusted))
+        injection = InjectionCheck(config.injection_config, normalizer, uncertain=band)
+        scopes.append(Scope(injection, untrusted))
     if config.content != "off":
         check = ContentCheck(config.content_config, normalizer)
         scopes.append(Scope(check, frozenset(config.content_sources)))
