@@ -96,8 +96,7 @@ class ContentDetector:
         lowered = text[: self.config.max_chars].lower()
         if self._allow and any(map(lowered.__contains__, self._allow)):
             return ContentResult(False, 0.0, None)
-        stems = self.lexicon.stems(tokens(lowered))
-        dense = self.lexicon.features(self.lexicon.positions(stems), len(stems))
+        stems, dense = self.lexicon.analyse(lowered)
         category = _category(dense)
         if self._deny and any(map(lowered.__contains__, self._deny)):
             return ContentResult(True, 1.0, category)
@@ -112,13 +111,13 @@ class ContentDetector:
 
 
 def gate_of(dense: dict[str, float]) -> Literal["minor", "bare", "evidence"]:
-    """Which rule governs a text: a minor near a sexual word; no harm evidence at all (no
-    word of a harm category, no harm verb on a person or oneself, no evasion) or a
-    multiple-choice exam question; or neither."""
+    """Which rule governs a text: an exam question (lettered options, a blank) or no harm
+    evidence at all (no word of a harm category, no harm verb on a person or oneself, no
+    evasion); a minor near a sexual word; or neither."""
+    if "multiple_choice" in dense:
+        return "bare"  # an exam question (lettered options, a blank) asks for no harm
     if "minor_sexual" in dense:
         return "minor"
-    if "multiple_choice" in dense:
-        return "bare"  # an exam question with lettered options asks for no harm
     if _category(dense) == "other" and "evasion_intent" not in dense:
         return "bare"
     return "evidence"

@@ -116,17 +116,22 @@ _ROLES: dict[str, str] = {
     "|cause|encourage|promote|incite|persuade|convince",
     "harm": "kill|murder|hurt|harm|injure|poison|stab|shoot|strangle|torture|kidnap|abduct"
     "|assault|attack|beat up|maim|assassinate|rape|abuse|drown|suffocate|choke|burn|slaughter"
-    "|threaten|blackmail|stalk|harass|humiliate|manipulate|groom|seduce|drug|spy on|track",
+    "|threaten|blackmail|stalk|harass|humiliate|manipulate|groom|seduce|drug|spy on|track"
+    "|slit|electrocute|blow up|run over|punch|kick|smother|set on fire|starve|cut"
+    "|molest|exploit|intimidate|scald|disfigure|cripple|paralyze|sedate",
     "person": "someone|somebody|person|people|neighbor|neighbour|wife|husband|girlfriend"
     "|boyfriend|partner|ex|boss|coworker|colleague|classmate|teacher|student|family|man"
     "|woman|stranger|victim|him|her|president|politician|officer|cop|civilians|crowd"
     "|individual|human|humans|mother|father|mom|dad|roommate|friend|celebrity|journalist"
     "|jews|muslims|christians|immigrants|refugees|gay|transgender|women|minorities",
-    "self": "myself|my life|my wrists|my body|i want to die|me die",
+    "self": "myself|my life|my wrists|my body|my skin|my arms|my legs|i want to die|me die"
+    "|yourself|your wrists|kill yourself|end it all|not wake up|binge|vomit|purge|throw up",
     "minor": "child|children|kid|kids|minor|minors|underage|teen|teens|teenager|preteen"
     "|boy|girl|toddler|infant|student|schoolgirl|schoolboy|year old|years old|13|14|12",
     "sexual": "sex|sexual|sexually|nude|nudes|naked|porn|pornographic|explicit|erotic"
-    "|intimate|seduce|molest|fondle",
+    "|intimate|seduce|molest|fondle|penis|vagina|genitals|genitalia|dick|cock|pussy|boobs"
+    "|breasts|undress|undressing|oral sex|orgasm|masturbate|erection|boner|aroused"
+    "|romantic|private parts|sexy|lingerie",
     # chemical, biological, radiological and explosive agents: making one is never benign
     "hazard": "nerve agent|nerve gas|sarin|vx|tabun|soman|novichok|mustard gas|ricin|abrin"
     "|anthrax|botulinum|smallpox|plague|bioweapon|chemical weapon|biological weapon"
@@ -149,6 +154,9 @@ _ROLES: dict[str, str] = {
     "|social security number|ssn|date of birth|bank details|bank account|password"
     "|passwords|medical records|medical history|medical condition|salary|location"
     "|whereabouts|private messages|emails|credit card|ip address of|browsing history",
+    # asking for the means: with a self-harm word, the request for a method
+    "method": "painless|painlessly|quickest|fastest|easiest|most effective|lethal|best way"
+    "|surest|least painful|how many|how much|which pills|best place|quietly|for sure",
     "option": "b|c|d",  # answer letters: three or more make a multiple-choice question
     "instruct": "how|step|steps|instructions|instruction|guide|tutorial|explain|detailed"
     "|teach|show|ways|methods|plan|strategy|tips|list|provide|give|best way|easiest way",
@@ -217,6 +225,7 @@ DENSE_FEATURES: tuple[str, ...] = (
     "stance_harm",
     "demean_group",
     "private_person",
+    "method_self_harm",
     "instruct",
     "person",
     "multiple_choice",
@@ -315,6 +324,18 @@ class Lexicon:
                     found[tag] = [index]
         return found
 
+    def analyse(self, lowered: str) -> tuple[list[str], dict[str, float]]:
+        """The stems and dense features of a lower-cased text, as the detector reads it.
+
+        A fill-in-the-blank ("____ is a program that steals logins") is exam form, as three
+        answer letters are.
+        """
+        stems = self.stems(tokens(lowered))
+        dense = self.features(self.positions(stems), len(stems))
+        if "___" in lowered:
+            dense["multiple_choice"] = max(dense.values(), default=1.0)
+        return stems, dense
+
     def features(self, found: dict[str, list[int]], size: int = 0) -> dict[str, float]:
         """The dense features of one text of ``size`` tokens from its tag positions.
 
@@ -361,7 +382,8 @@ class Lexicon:
 
 def _intent_features(found: dict[str, list[int]], verbs: list[int]) -> dict[str, float]:
     """Intent meeting its object, across categories: making a hazardous agent, taking a
-    side for a harm, a group next to a demeaning trait, a private fact about a person."""
+    side for a harm, a group next to a demeaning trait, a private fact about a person, a
+    method asked for with a self-harm word."""
     out: dict[str, float] = {}
     if _near(verbs, found.get("hazard", ()), _ACT_WINDOW):
         out["make_hazard"] = 1.0
@@ -370,6 +392,9 @@ def _intent_features(found: dict[str, list[int]], verbs: list[int]) -> dict[str,
         out["stance_harm"] = 1.0
     if _near(found.get("group", ()), found.get("trait", ()), _PAIR_WINDOW):
         out["demean_group"] = 1.0
+    selfharm = sorted({*found.get("obj:self_harm", ()), *found.get("self", ())})
+    if _near(found.get("method", ()), selfharm, _ACT_WINDOW):
+        out["method_self_harm"] = 1.0
     people = sorted({*found.get("person", ()), *found.get("group", ())})
     if _near(found.get("private", ()), people, _PAIR_WINDOW):
         out["private_person"] = 1.0

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vallum.detectors.content.detector import gate_of
-from vallum.detectors.content.lexicon import DENSE_FEATURES, Lexicon, tokens
+from vallum.detectors.content.lexicon import DENSE_FEATURES, Lexicon
 from vallum.detectors.content.words import WordModel, content_stems, key_count, word_keys
 from vallum.errors import ConfigError
 
@@ -24,7 +24,7 @@ __all__ = ["MIN_COUNT", "MIN_SOURCES", "MIN_WEIGHT", "C", "FeatureTable", "fit_m
 C = 2.0  # inverse L2 strength of the logistic regression
 MIN_COUNT = 2  # keys seen in fewer training texts are not features
 MIN_SOURCES = 2  # ... or used by fewer training sources
-MIN_WEIGHT = 0.02  # smaller weights are not shipped (and not used when scoring a fold)
+MIN_WEIGHT = 0.1  # smaller weights are not shipped (and not used when scoring a fold)
 _MAX_CHARS = 20000  # what the detector reads by default
 
 
@@ -54,8 +54,8 @@ class FeatureTable:
         indptr, columns, values = [0], [], []
         dense_rows: list[dict[str, float]] = []
         for text in texts:
-            stems = lexicon.stems(tokens(text[:_MAX_CHARS].lower()))
-            dense_rows.append(lexicon.features(lexicon.positions(stems), len(stems)))
+            stems, features = lexicon.analyse(text[:_MAX_CHARS].lower())
+            dense_rows.append(features)
             keys = sorted({index.setdefault(key, len(index)) for key in sorted(word_keys(stems))})
             scale = 1.0 / math.sqrt(key_count(stems, content_stems(stems)))
             columns.extend(keys)
