@@ -39,14 +39,14 @@ def free_port() -> int:
 class ServerThread:
     """Runs an ASGI app under uvicorn (uvloop + httptools, as in production) on 127.0.0.1."""
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
+    def __init__(self, app: Any, port: int | None = None, *, http: Any = "httptools") -> None:
         self.port = port or free_port()
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
             port=self.port,
             loop="uvloop",
-            http="httptools",
+            http=http,
             lifespan="on",
             access_log=False,
             log_level="warning",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 __all__ = ["run_listeners"]
+
+_STARTUP_FAILURE = 3  # uvicorn's exit status when the application's start-up failed
 
 
 def run_listeners(app: Any, options: dict[str, Any]) -> None:
@@ -33,13 +36,22 @@ def run_listeners(app: Any, options: dict[str, Any]) -> None:
         k: v for k, v in options.items() if k not in ("host", "port") and not k.startswith("ssl_")
     }
     admin_options.update(host=admin.host, port=admin.port, lifespan="off")
+    if "http" in options:  # the same limits, but its own connection counts
+        from vallum.proxy.connections import ConnectionLimits
+        from vallum.proxy.server_protocol import protocol_factory
+
+        admin_options["http"] = protocol_factory(ConnectionLimits.from_config(gateway.config))
     servers = [
         uvicorn.Server(uvicorn.Config(app, **options)),
         uvicorn.Server(uvicorn.Config(AdminApp(gateway), **admin_options)),
     ]
 
     async def _both() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
+        proxy, admin_server = servers
+        admin_task = asyncio.ensure_future(admin_server.serve())
+        await proxy.serve()
+        admin_server.should_exit = True  # a proxy that failed to start takes the admin down
+        await admin_task
 
     uvicorn_loop = options.get("loop", "auto")
     if uvicorn_loop == "uvloop":
@@ -48,3 +60,5 @@ def run_listeners(app: Any, options: dict[str, Any]) -> None:
         uvloop.run(_both())
     else:
         asyncio.run(_both())
+    if not servers[0].started:
+        sys.exit(_STARTUP_FAILURE)  # as uvicorn.run does: a failed start is a non-zero exit

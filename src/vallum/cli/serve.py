@@ -10,9 +10,10 @@ from vallum.config import GatewayConfig, load_config
 from vallum.errors import ConfigError
 from vallum.gateway import Gateway
 from vallum.proxy.app import GatewayApp
-from vallum.proxy.server_protocol import VallumHttpProtocol
+from vallum.proxy.connections import ConnectionLimits
+from vallum.proxy.server_protocol import protocol_factory
 
-__all__ = ["CONFIG_ENV", "app_factory", "demo_config", "serve"]
+__all__ = ["CONFIG_ENV", "app_factory", "demo_config", "serve", "uvicorn_options"]
 
 CONFIG_ENV = "VALLUM_CONFIG_FILE"
 
@@ -73,16 +74,16 @@ def app_factory() -> GatewayApp:
     return GatewayApp(Gateway(load_config(path)))
 
 
-def serve(config: GatewayConfig, *, config_path: str | None = None) -> None:
-    import uvicorn
-
+def uvicorn_options(config: GatewayConfig) -> dict[str, Any]:
+    """The proxy listener's uvicorn settings (TLS added where the listener is started)."""
     server = config.server
-    options: dict[str, Any] = {
+    return {
         "host": server.host,
         "port": server.port,
         "loop": "uvloop",
-        # uvicorn's httptools protocol, but a response's head and body leave in one write().
-        "http": VallumHttpProtocol,
+        # uvicorn's httptools protocol, but a response's head and body leave in one write(),
+        # and each connection is held to the limits (caps, head size, read timeouts).
+        "http": protocol_factory(ConnectionLimits.from_config(config)),
         "lifespan": "on",
         "access_log": False,
         "log_level": "warning",
@@ -93,6 +94,13 @@ def serve(config: GatewayConfig, *, config_path: str | None = None) -> None:
         # would trust loopback peers by default and costs a call layer per request.
         "proxy_headers": False,
     }
+
+
+def serve(config: GatewayConfig, *, config_path: str | None = None) -> None:
+    import uvicorn
+
+    server = config.server
+    options = uvicorn_options(config)
     if server.workers > 1:
         if config_path is None:
             raise ConfigError("several workers need a config file (vallum serve --config FILE)")

@@ -72,12 +72,27 @@ class LimitsConfig(_Strict):
         16 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="Cap after gzip/deflate."
     )
     max_header_bytes: int = Field(
-        32 * 1024, ge=1024, le=1024 * 1024, description="Total size of request headers."
+        32 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Size of a request head (counted as it arrives), and of a chunked trailer.",
     )
     max_json_depth: int = Field(64, ge=4, le=512, description="Deepest JSON nesting accepted.")
     max_messages: int = Field(4096, ge=1, le=1_000_000, description="Most messages in a request.")
     max_response_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="Largest upstream body."
+    )
+    max_connections: int = Field(
+        4096,
+        ge=16,
+        le=1_000_000,
+        description="Open client connections per process (capped by the file-descriptor limit).",
+    )
+    max_connections_per_client: int = Field(
+        256,
+        ge=1,
+        le=1_000_000,
+        description="Open connections per client address (trusted proxies are not counted).",
     )
 
 
@@ -89,6 +104,12 @@ class TimeoutsConfig(_Strict):
     total: float = Field(600.0, gt=0, le=7200, description="Seconds for a whole non-streamed call.")
     stream_idle: float = Field(
         120.0, gt=0, le=3600, description="Seconds a stream may stay silent before it is cut."
+    )
+    client_head: float = Field(
+        10.0, gt=0, le=600, description="Seconds a client has to send a whole request head."
+    )
+    client_body_idle: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a request body may pause between bytes."
     )
 
 
@@ -237,6 +258,15 @@ class StorageConfig(_Strict):
         "vallum",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$",
         description="Prefix of every key (Redis) and schema name (PostgreSQL) of this gateway.",
+    )
+    connect_timeout: float = Field(
+        5.0, gt=0, le=120, description="Seconds one attempt to open a backend may take."
+    )
+    start_timeout: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="Seconds start-up keeps retrying an unreachable backend (with backoff).",
     )
 
     # Checked here too (open_storage checks again), so check-config catches a mistyped scheme.

@@ -9,7 +9,9 @@ sends it as one ``write()`` at the next iteration (``call_soon``), or at once wh
 passes ``FLUSH_BYTES`` or the transport is closed. Nothing waits on a timer: the bytes
 leave before the loop polls for I/O again. Measured in docs/performance.md.
 
-On a TLS connection ``VallumHttpProtocol`` also puts the handshake's verified client
+``VallumHttpProtocol`` also guards each connection (``proxy.connections``): caps, head
+size and read timeouts enforced as the bytes arrive, trailers never taken as headers.
+On a TLS connection it also puts the handshake's verified client
 certificate into each request's scope, in the ASGI TLS extension's shape
 (``scope["extensions"]["tls"]``), which uvicorn itself does not fill.
 """
@@ -17,12 +19,33 @@ certificate into each request's scope, in the ASGI TLS extension's shape
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import ssl
+from collections.abc import Callable
 from typing import Any
 
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
-__all__ = ["FLUSH_BYTES", "CoalescingTransport", "VallumHttpProtocol", "tls_extension"]
+from vallum.pipeline.layer import Deny
+from vallum.proxy.connections import (
+    ConnectionGuard,
+    ConnectionLimits,
+    new_request_id,
+    raw_error,
+)
+
+__all__ = [
+    "FLUSH_BYTES",
+    "CoalescingTransport",
+    "VallumHttpProtocol",
+    "protocol_factory",
+    "tls_extension",
+]
+
+log = logging.getLogger("vallum.proxy")
 
 FLUSH_BYTES = 64 * 1024
 _TLS_VERSIONS = {"TLSv1": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
@@ -122,20 +145,86 @@ def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str,
 
 
 class VallumHttpProtocol(HttpToolsProtocol):
-    """uvicorn's ``httptools`` protocol on a ``CoalescingTransport``.
+    """uvicorn's ``httptools`` protocol on a ``CoalescingTransport``, guarded.
 
     A response's last write is flushed as soon as uvicorn marks the response complete, so
     the client does not wait for the app's bookkeeping after it (``on_complete`` layers).
+
+    With a ``ConnectionGuard`` (``protocol_factory``) it also enforces, before a request
+    reaches the application: the connection caps (503, then close); the head size as the
+    bytes arrive (431 at ``max_header_bytes``, never buffering much more); a deadline for
+    the whole head (408) and an idle limit between body bytes (408). Fields of a chunked
+    body's trailer are dropped, whatever the packet split: they never act as headers.
     """
 
     _coalescer: CoalescingTransport | None = None
     _tls: dict[str, Any] | None = None
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        guard: ConnectionGuard | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._guard = guard
+        self._limits = guard.limits if guard is not None else ConnectionLimits()
+        self._counted: str | None = None  # the address admit() counted, "" when exempt/none
+        self._refused = False
+        self._in_head = True  # reading a request head (or waiting for one)
+        self._head_bytes = 0
+        self._tail_bytes = 0  # bytes after the head: body, chunk framing, trailer
+        self._body_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # the handshake is complete before connection_made: one certificate per connection
         self._tls = tls_extension(transport.get_extra_info("ssl_object"))
         self._coalescer = CoalescingTransport(transport, asyncio.get_running_loop())
         super().connection_made(self._coalescer)  # type: ignore[arg-type]
+        if self._guard is not None:
+            peer = self.client[0] if self.client else None
+            reason = self._guard.admit(peer)
+            if reason is not None:
+                self._refused = True
+                self._refuse(503, reason, "The gateway has too many open connections.")
+                return
+            self._counted = peer or ""
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        if self._guard is not None and self._counted is not None:
+            self._guard.release(self._counted or None)
+            self._counted = None
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_timer is None:
+                self._arm_head_timer()
+        else:
+            self._tail_bytes += len(data)
+            self._arm_body_timer()
+        super().data_received(data)
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """Checked after each feed: at most one read's worth past the limit is parsed."""
+        if self.transport.is_closing():
+            return
+        limit = self._limits.max_header_bytes
+        if self._in_head and self._head_bytes > limit:
+            self._refuse(431, "headers_too_large", "The request headers are too large.")
+        elif not self._in_head and self._tail_bytes > limit + 2 * self._body_bytes:
+            # what is not body after the head (chunk framing, trailer) is bounded like a head
+            self._refuse(431, "trailer_too_large", "The chunked body's framing is too large.")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -144,7 +233,97 @@ class VallumHttpProtocol(HttpToolsProtocol):
             tls["client_cert_chain"] = list(self._tls["client_cert_chain"])
             self.scope["extensions"] = {"tls": tls}
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._in_head:  # a trailer field (after the head) is never a header
+            super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._tail_bytes = self._body_bytes = 0
+        self._cancel_head_timer()
+        self._arm_body_timer()
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._cancel_body_timer()
+        super().on_message_complete()
+
     def on_response_complete(self) -> None:
         if self._coalescer is not None:
             self._coalescer.flush()
         super().on_response_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        # unparseable HTTP: the error shape of every other refusal, not uvicorn's plain text
+        self._refuse(400, "invalid_http", "The request is not valid HTTP/1.1.")
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        """Answer with an error and close, unless a response has started (then only close)."""
+        self._cancel_timers()
+        transport = self.transport
+        if transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is None or not cycle.response_started:
+            request_id = new_request_id()
+            peer = self.client[0] if self.client else None
+            log.warning(
+                "connection refused", extra={"code": code, "request_id": request_id, "peer": peer}
+            )
+            kind = "api_error" if status >= 500 else "invalid_request_error"
+            url: bytes = getattr(self, "url", b"")
+            transport.write(raw_error(Deny(status, code, message, kind), url, request_id))
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # the app reads a disconnect; what it sends is dropped
+            cycle.message_event.set()
+        transport.close()
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self._limits.head_timeout, self._head_timed_out)
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            self._arm_head_timer()  # a pipelined head waits for the response before it
+            return
+        self._refuse(408, "head_timeout", "The request head was not received in time.")
+
+    def _arm_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+        self._body_timer = self.loop.call_later(
+            self._limits.body_idle_timeout, self._body_timed_out
+        )
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        if self.flow is not None and self.flow.read_paused:
+            self._arm_body_timer()  # the application has not read what came: not the client
+            return
+        self._refuse(408, "body_timeout", "The request body stalled.")
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _cancel_timers(self) -> None:
+        self._cancel_head_timer()
+        self._cancel_body_timer()
+
+
+def protocol_factory(limits: ConnectionLimits) -> Callable[..., VallumHttpProtocol]:
+    """The ``http`` option for uvicorn: protocols of one listener share one guard."""
+    return functools.partial(VallumHttpProtocol, guard=ConnectionGuard(limits))
