@@ -21,8 +21,9 @@ from vallum.proxy.health import HealthChecker
 from vallum.proxy.http_client import HttpClient
 from vallum.proxy.routing import ModelRouter
 from vallum.readiness import Readiness
-from vallum.storage import Storage, open_storage, redact_url
+from vallum.storage import Storage, redact_url
 from vallum.storage.instances import InstanceRegistry
+from vallum.storage.opening import open_with_retry
 
 __all__ = ["Gateway"]
 
@@ -58,6 +59,17 @@ class Gateway:
         self.instances: InstanceRegistry | None = None  # every live instance (shared backend)
         self.started = False
 
+    async def _open(self, url: str) -> Storage:
+        settings = self.config.storage
+        _ensure_sqlite_dir(url)
+        return await open_with_retry(
+            url,
+            clock=self.clock,
+            namespace=settings.namespace,
+            connect_timeout=settings.connect_timeout,
+            start_timeout=settings.start_timeout,
+        )
+
     @property
     def storage(self) -> Storage:
         """Durable state (keys, policies, audit): SQLite or PostgreSQL. Open after start()."""
@@ -74,15 +86,13 @@ class Gateway:
 
     async def start(self) -> None:
         urls = self.config.storage
-        _ensure_sqlite_dir(urls.url)
-        self._storage = await open_storage(urls.url, clock=self.clock, namespace=urls.namespace)
+        self._storage = await self._open(urls.url)
+        if self._storage.backend != "memory":  # the durable store, once opened
+            self.readiness.add("storage", _reachable(self._storage))
         if urls.counters_url == urls.url:
             self._counters = self._storage
         else:
-            _ensure_sqlite_dir(urls.counters_url)
-            self._counters = await open_storage(
-                urls.counters_url, clock=self.clock, namespace=urls.namespace
-            )
+            self._counters = await self._open(urls.counters_url)
             if self._counters.backend == "redis":
                 self.readiness.add("counters", _reachable(self._counters))
         try:

@@ -50,6 +50,7 @@ class ServerThread:
             lifespan="on",
             access_log=False,
             log_level="warning",
+            proxy_headers=False,  # as `vallum serve`: the gateway resolves X-Forwarded-For itself
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)

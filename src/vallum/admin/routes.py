@@ -88,6 +88,17 @@ def key_view(record: KeyRecord, now: float) -> dict[str, Any]:
 
 
 async def _health(request: AdminRequest) -> Reply:
+    # alive either way; "starting" until the gateway has opened its storage
+    return 200, {"status": "ok" if request.gateway.started else "starting"}
+
+
+async def _ready(request: AdminRequest) -> Reply:
+    # the proxy's /readyz answer: started, and every readiness probe ready
+    if not request.gateway.started:
+        return 503, {"status": "starting"}
+    waiting = await request.gateway.readiness.waiting()
+    if waiting:
+        return 503, {"status": "not_ready", "waiting": waiting}
     return 200, {"status": "ok"}
 
 
@@ -218,6 +229,14 @@ async def _openapi(request: AdminRequest) -> Reply:
 
 ROUTES: list[Route] = [
     Route("GET", "/healthz", _health, "Liveness of the admin listener.", auth=False),
+    Route(
+        "GET",
+        "/readyz",
+        _ready,
+        "Readiness: started, storage and feeds answering (503 otherwise).",
+        auth=False,
+        responses={200: "OK", 503: "Not ready"},
+    ),
     Route("GET", "/openapi.json", _openapi, "This API's OpenAPI 3.1 document.", auth=False),
     Route("GET", "/metrics", _metrics, "Prometheus metrics (if enabled).", auth=False),
     Route("GET", "/v1/keys", _list_keys, "List API keys (a team admin sees its team's)."),

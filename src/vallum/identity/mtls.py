@@ -1,7 +1,8 @@
 """mTLS identities: a client certificate presented to Vallum's own TLS listener, or one
 forwarded by a trusted TLS-terminating proxy (Envoy XFCC).
 
-The ``x-forwarded-client-cert`` header is believed only from configured proxy addresses;
+The ``x-forwarded-client-cert`` header is believed only from configured proxy addresses
+(the TCP peer, never an address taken from ``X-Forwarded-For``);
 from anyone else it is a forgery and the request is refused. The certificate maps to a
 principal by SPIFFE/URI SAN, DNS SAN, subject or SHA-256 fingerprint, as configured.
 A directly presented certificate (``Exchange.client_cert``) is one the handshake verified
@@ -92,9 +93,9 @@ def parse_xfcc(value: str) -> list[dict[str, list[str]]]:
     return elements
 
 
-def _trusted(config: ForwardedCertConfig, client_ip: str) -> bool:
+def _trusted(config: ForwardedCertConfig, peer_ip: str) -> bool:
     try:
-        address = ipaddress.ip_address(client_ip)
+        address = ipaddress.ip_address(peer_ip)
     except ValueError:
         return False
     return any(address in ipaddress.ip_network(c) for c in config.trusted_proxies)
@@ -109,13 +110,16 @@ def _candidates(element: dict[str, list[str]]) -> set[str]:
 
 
 def identity_from_forwarded_cert(
-    config: ForwardedCertConfig, headers: dict[str, str], client_ip: str
+    config: ForwardedCertConfig, headers: dict[str, str], peer_ip: str
 ) -> tuple[Identity | None, str]:
-    """The identity, or None and a reason: ``absent``, ``untrusted_proxy``, ``unknown_cert``."""
+    """The identity, or None and a reason: ``absent``, ``untrusted_proxy``, ``unknown_cert``.
+
+    ``peer_ip`` is the TCP peer that sent the request (the proxy), not the client address.
+    """
     value = headers.get(config.header)
     if value is None:
         return None, "absent"
-    if not _trusted(config, client_ip):
+    if not _trusted(config, peer_ip):
         return None, "untrusted_proxy"
     if len(value) > _MAX_HEADER:
         return None, "malformed_cert_header"
@@ -162,17 +166,17 @@ def identity_from_client_cert(
 def identity_from_mtls(
     config: ForwardedCertConfig,
     headers: dict[str, str],
-    client_ip: str,
+    peer_ip: str,
     client_cert: bytes | None,
     names: set[str] | None = None,
 ) -> tuple[Identity | None, str]:
     """Either certificate: a forwarded one when a trusted proxy sent the header, else the one
     our handshake verified (a forwarded header from anyone else is then ignored), else the
     forwarded-header rules (``absent``, or a forgery refused as ``untrusted_proxy``)."""
-    forwarded = config.header in headers and _trusted(config, client_ip)
+    forwarded = config.header in headers and _trusted(config, peer_ip)
     if client_cert is not None and not forwarded:
         return identity_from_client_cert(config, client_cert, names)
-    return identity_from_forwarded_cert(config, headers, client_ip)
+    return identity_from_forwarded_cert(config, headers, peer_ip)
 
 
 def _identity(

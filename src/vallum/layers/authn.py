@@ -188,7 +188,8 @@ class Authn(Layer[AuthnConfig]):
                     self._cert_names.clear()
                 self._cert_names[der] = cert_names(der)
             names = self._cert_names[der]
-        return identity_from_mtls(config, exchange.headers, exchange.client_ip, der, names)
+        # a forwarded certificate is believed from the TCP peer, never the resolved client
+        return identity_from_mtls(config, exchange.headers, exchange.peer_ip, der, names)
 
     async def _looked_up(self, public_id: str | None) -> bool:
         """Read a key this replica does not know yet from the store, at most once per id a

@@ -127,6 +127,8 @@ class Exchange:
     pseudonyms: dict[str, str] = field(default_factory=dict)
     # DER of the client certificate verified by Vallum's own TLS handshake (never a header)
     client_cert: bytes | None = None
+    # the TCP peer (``client_ip`` may come from X-Forwarded-For): whom forwarded certs trust
+    peer_ip: str = ""
     # streams: record the model text as it passes (a layer settles from it if no usage came)
     count_stream_text: bool = False
     streamed_text: list[str] = field(default_factory=list)

@@ -25,6 +25,7 @@ from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
 from vallum.pipeline.layer import Deny, Outcome
 from vallum.proxy.body import ClientGone, decode_json, read_body
 from vallum.proxy.forward import Forwarder, Responder
+from vallum.proxy.identifiers import check_identifiers
 from vallum.proxy.refusal import refusal_body
 
 __all__ = ["GatewayApp"]
@@ -118,6 +119,7 @@ class GatewayApp:
             wire=spec.wire if spec else WireFormat.OPENAI,
             endpoint=spec.endpoint if spec else None,
             client_cert=_verified_client_cert(scope),
+            peer_ip=peer,
         )
         responder = Responder(send, exchange)
         try:
@@ -164,6 +166,7 @@ class GatewayApp:
                 body, exchange.headers.get("content-type"), self.limits.max_json_depth
             )
             exchange.request = _normalize(spec, data)
+            check_identifiers(exchange.request)
             if exchange.request.message_count > self.limits.max_messages:
                 raise RequestRejected(
                     "The request has too many messages.", code="too_many_messages"
