@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 LINT_PATHS := src tests $(wildcard bench)
 
-.PHONY: install run test lint bench fmt clean train
+.PHONY: install run test lint bench soak fmt clean train
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ train: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/gateway_bench.py $(ARGS)
+
+# SOAK_MINUTES=2 make soak, or make soak ARGS='--minutes 2' (default: 10 minutes)
+soak: $(STAMP)
+	$(PY) bench/soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .vallum .pytest_cache .mypy_cache .ruff_cache bench-results

@@ -35,8 +35,7 @@ MAX_CONNECTIONS = 24
 TRUSTED_PROXY = "127.0.0.9"
 
 
-@pytest.fixture(scope="module")
-def gateway(upstream: ServerThread) -> Iterator[ServerThread]:
+def _serve(upstream: ServerThread, head_timeout: float, body_idle: float) -> ServerThread:
     config = build_config(
         gateway_config(
             upstream.url,
@@ -46,11 +45,23 @@ def gateway(upstream: ServerThread) -> Iterator[ServerThread]:
                 "max_connections": MAX_CONNECTIONS,
                 "max_connections_per_client": PER_CLIENT,
             },
-            timeouts={"client_head": HEAD_TIMEOUT, "client_body_idle": BODY_IDLE},
+            timeouts={"client_head": head_timeout, "client_body_idle": body_idle},
         )
     )
-    http = uvicorn_options(config)["http"]
-    with ServerThread(GatewayApp(Gateway(config)), http=http) as server:
+    return ServerThread(GatewayApp(Gateway(config)), http=uvicorn_options(config)["http"])
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: ServerThread) -> Iterator[ServerThread]:
+    """Short read timeouts: the timeout tests wait for them."""
+    with _serve(upstream, HEAD_TIMEOUT, BODY_IDLE) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def capped(upstream: ServerThread) -> Iterator[ServerThread]:
+    """Long read timeouts: held connections stay held however slowly the test runs."""
+    with _serve(upstream, 60.0, 60.0) as server:
         yield server
 
 
@@ -135,7 +146,7 @@ def test_a_stalled_body_is_cut_and_a_steady_one_is_not(
     steady = _open(gateway, sockets, "127.0.0.1")
     steady.sendall(head)
     for start in range(0, len(body), 12):  # every piece well inside the idle limit
-        time.sleep(BODY_IDLE / 5)
+        time.sleep(BODY_IDLE / 10)
         steady.sendall(body[start : start + 12])
     assert read_response(steady)[0] == 200
     status, _, reply = read_response(stalled, timeout=BODY_IDLE + 3)
@@ -145,41 +156,41 @@ def test_a_stalled_body_is_cut_and_a_steady_one_is_not(
 
 
 def test_one_address_holds_at_most_its_share_and_others_keep_service(
-    gateway: ServerThread, sockets: list[socket.socket]
+    capped: ServerThread, sockets: list[socket.socket]
 ) -> None:
     for _ in range(PER_CLIENT):  # half-sent heads, held open
-        _open(gateway, sockets, "127.0.0.2").sendall(b"GET /healthz HTTP/1.1\r\n")
-    extra = _open(gateway, sockets, "127.0.0.2")
+        _open(capped, sockets, "127.0.0.2").sendall(b"GET /healthz HTTP/1.1\r\n")
+    extra = _open(capped, sockets, "127.0.0.2")
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         extra.sendall(get("/healthz"))
     status, _, body = read_response(extra)
     assert status == 503
     assert error_code(body) == "too_many_client_connections"
-    assert _healthz(gateway, "127.0.0.3") == 200
+    assert _healthz(capped, "127.0.0.3") == 200
 
 
 def test_the_process_cap_refuses_new_connections_until_attackers_let_go(
-    gateway: ServerThread, sockets: list[socket.socket]
+    capped: ServerThread, sockets: list[socket.socket]
 ) -> None:
     attackers = [
-        _open(gateway, sockets, f"127.0.0.{10 + n // PER_CLIENT}") for n in range(MAX_CONNECTIONS)
+        _open(capped, sockets, f"127.0.0.{10 + n // PER_CLIENT}") for n in range(MAX_CONNECTIONS)
     ]
     for sock in attackers:
         sock.sendall(b"GET /healthz HTTP/1.1\r\n")
     time.sleep(0.2)
-    assert _healthz(gateway, "127.0.0.30") == 503
+    assert _healthz(capped, "127.0.0.30") == 503
     for sock in attackers:
         sock.close()
     deadline = time.monotonic() + 3
-    while _healthz(gateway, "127.0.0.30") != 200:
+    while _healthz(capped, "127.0.0.30") != 200:
         assert time.monotonic() < deadline, "the freed connections were not released"
         time.sleep(0.05)
 
 
 def test_a_trusted_proxy_is_not_capped_per_address(
-    gateway: ServerThread, sockets: list[socket.socket]
+    capped: ServerThread, sockets: list[socket.socket]
 ) -> None:
-    held = [_open(gateway, sockets, TRUSTED_PROXY) for _ in range(PER_CLIENT + 2)]
+    held = [_open(capped, sockets, TRUSTED_PROXY) for _ in range(PER_CLIENT + 2)]
     for sock in held:
         sock.sendall(get("/healthz"))
     assert [read_response(sock)[0] for sock in held] == [200] * len(held)
