@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -114,6 +115,7 @@ def test_admin_health_and_readiness_tell_the_truth(
         [sys.executable, "-m", "vallum.cli.main", "serve", "--config", str(config_file)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "VALLUM_ADMIN_TOKEN": "startup-test-admin-token-0123456789"},
     )
     admin = f"http://127.0.0.1:{admin_port}"
     try:
