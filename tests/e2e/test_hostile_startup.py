@@ -57,6 +57,7 @@ def _through(postgres_url: str, gate: TcpGate) -> str:
 def _config(url: str, namespace: str, **storage: Any) -> dict[str, Any]:
     return {
         "storage": {"url": url, "counters_url": "memory://", "namespace": namespace, **storage},
+        "server": {"single_instance": True},  # counters in memory: this is the only one
         "providers": [{"name": "mock", "type": "mock"}],
         "models": [{"name": "mock-echo", "provider": "mock"}],
     }
@@ -106,7 +107,7 @@ def test_admin_health_and_readiness_tell_the_truth(
     admin_port = free_port()
     config = {
         **_config(_through(postgres_url, gate), namespace, connect_timeout=0.5, start_timeout=60),
-        "server": {"port": free_port()},
+        "server": {"port": free_port(), "single_instance": True},
         "admin": {"enabled": True, "port": admin_port},
     }
     config_file = tmp_path / "vallum.yaml"
