@@ -76,7 +76,8 @@ class RecordBuilder:
             "method": exchange.method[:16],
             "route": route,
             "endpoint": str(exchange.endpoint) if exchange.endpoint is not None else None,
-            "model": request.model[:256] if request is not None else None,
+            "model": _served_model(exchange),
+            "requested_model": request.model[:256] if request is not None else None,
             "provider": exchange.provider,
             "routing": exchange.routing[:16],  # deployments tried and outcomes, in order
             "stream": bool(request.stream) if request is not None else False,
@@ -157,3 +158,10 @@ def _tokens(exchange: Exchange) -> dict[str, int] | None:
     if usage is None:
         return None
     return {"in": usage.input_tokens, "out": usage.output_tokens}
+
+
+def _served_model(exchange: Exchange) -> str | None:
+    """The model that served the call (a fallback, when one answered), else the one asked for."""
+    request = exchange.request
+    model = exchange.served_model or (request.model if request is not None else None)
+    return model[:256] if model is not None else None

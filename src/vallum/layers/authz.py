@@ -7,17 +7,18 @@ or headers is consulted, so a request cannot widen what it may do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from vallum.identity.model import Grant, Identity, compile_patterns
 from vallum.identity.records import Name, Permission, RoleRecord, builtin_roles
+from vallum.pipeline.attachments import MODEL_ACCESS, ModelAccess
 from vallum.pipeline.exchange import Endpoint, Exchange, Finding
 from vallum.pipeline.layer import Deny, Layer, LayerConfig, LayerContext, ResponseMode
 
-__all__ = ["ACTION_OF", "Authz", "AuthzConfig", "allowed_models", "grants_for"]
+__all__ = ["ACTION_OF", "Authz", "AuthzConfig", "grants_for"]
 
 ACTION_OF = {
     Endpoint.CHAT: "chat",
@@ -83,17 +84,6 @@ def _both(first: Any, second: Any) -> Any:
     return re.compile(f"(?=(?:{first.pattern}))(?:{second.pattern})")
 
 
-def allowed_models(identity: Identity | None, names: Sequence[str]) -> list[str]:
-    """The models ``identity`` may use, in order: what ``GET /v1/models`` should list.
-
-    No identity (no authn layer) or no grants (no authz layer) leaves the list as is.
-    """
-    if identity is None or identity.grants is None:
-        return list(names)
-    grants = [g for g in identity.grants if _uses_models(g)]
-    return [name for name in names if any(g.matcher.match(name) for g in grants)]
-
-
 def _uses_models(grant: Grant) -> bool:
     return bool(grant.actions - {"models:list"}) or "*" in grant.actions
 
@@ -155,6 +145,10 @@ class Authz(Layer[AuthzConfig]):
         if not permitted:
             exchange.add_finding(Finding(self.name, "endpoint_denied", detail=f"action={action}"))
             return _ENDPOINT
+        # What the router's fallbacks and GET /v1/models may offer this caller: the models of
+        # the grants that allow this action (listing models: the grants that use models).
+        using = [g for g in grants if _uses_models(g)] if action == "models:list" else permitted
+        exchange.attach(MODEL_ACCESS, ModelAccess(tuple(g.matcher for g in using)))
         if exchange.request is None:
             return None
         model = exchange.request.model

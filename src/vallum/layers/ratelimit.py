@@ -333,9 +333,10 @@ class Ratelimit(Layer[RatelimitConfig]):
 
     async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
         reservation = self._pending.pop(id(exchange), None)
+        price = self._served_price(exchange, reservation)
         # Before any await: the audit record (built later from the exchange) sees the cost
         # whichever of the two layers runs first.
-        actual = self._record_cost(exchange, reservation)
+        actual = self._record_cost(exchange, reservation, price)
         if reservation is None or self.backend is None:
             return
         adjustments: list[Adjustment] = []
@@ -343,7 +344,7 @@ class Ratelimit(Layer[RatelimitConfig]):
         if plan.needs_tokens:
             if actual is None:
                 actual = self._actual(exchange, reservation)
-            costs = _costs(actual, reservation.price)
+            costs = _costs(actual, price)
             for (limit, slot), charge in zip(plan.slots, reservation.charges, strict=True):
                 delta = costs[slot] - charge.cost
                 if delta and slot >= SETTLED_FROM:
@@ -359,6 +360,18 @@ class Ratelimit(Layer[RatelimitConfig]):
             )
             self._lost(reservation.plan.leases, reservation.lease_id)
 
+    def _served_price(self, exchange: Exchange, reservation: _Reservation | None) -> Price | None:
+        """The price of the model that served: a fallback is priced as itself. A fallback
+        without a price keeps the price reserved, so failing over never makes a call free."""
+        reserved = None if reservation is None else reservation.price
+        request = exchange.request
+        if request is None or not self.prices:
+            return reserved
+        served = exchange.served_model or request.model
+        if reserved is not None and served == request.model:
+            return reserved
+        return self.prices.find(served) or reserved or self.prices.find(request.model)
+
     def _actual(self, exchange: Exchange, reservation: _Reservation | None) -> Estimate:
         reserved = _NOTHING if reservation is None else reservation.estimate
         meter = None if reservation is None else reservation.meter
@@ -370,14 +383,12 @@ class Ratelimit(Layer[RatelimitConfig]):
             return Estimate(prompt, meter.tokens)
         return actual_usage(exchange, reserved, self._streamed_output(exchange))
 
-    def _record_cost(self, exchange: Exchange, reservation: _Reservation | None) -> Estimate | None:
+    def _record_cost(
+        self, exchange: Exchange, reservation: _Reservation | None, price: Price | None
+    ) -> Estimate | None:
         """Set ``exchange.cost_usd`` for a call sent upstream to a priced model; return the
         usage it was computed from (reused to settle)."""
-        if not self.prices or exchange.provider is None or exchange.request is None:
-            return None
-        price = reservation.price if reservation is not None else None
-        price = price or self.prices.find(exchange.request.model)
-        if price is None:
+        if price is None or exchange.provider is None or exchange.request is None:
             return None
         actual = self._actual(exchange, reservation)
         micro = PriceTable.micro_usd(price, actual.input_tokens, actual.output_tokens)

@@ -1,6 +1,7 @@
 """The gateway's Prometheus metrics: requests, latency per layer, tokens, findings, audit health.
 
-Labels are bounded: route (known routes or ``other``), model (only routed models),
+Labels are bounded: route (known routes or ``other``), model (the configured model route
+that served, never a client-chosen name: a ``prefix*`` route is labelled by its pattern),
 decision, status, error code and team; never a key id. Every metric also caps its label
 sets. Observation happens in the audit writer, off the request path.
 """
@@ -87,9 +88,8 @@ class GatewayMetrics:
         decided_by = outcome.decided_by or exchange.decided_by
         decision = decision_of(status, decided_by)
         route = exchange.path if exchange.path in _ROUTES else "other"
-        request = exchange.request
-        routed = self.model_label and request is not None and exchange.provider is not None
-        model = request.model[:128] if routed and request is not None else "-"
+        served = exchange.served_route if self.model_label else None
+        model = served[:128] if served is not None and exchange.provider is not None else "-"
         team = _team(exchange.identity) if self.team_label else "-"
         code = outcome.error_code or exchange.error_code or ""
         self.requests.inc((route, model, decision, str(status), code, team))

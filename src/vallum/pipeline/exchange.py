@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+from vallum.pipeline.attachments import Attachment
 
 __all__ = [
     "Endpoint",
@@ -18,6 +20,7 @@ __all__ = [
 ]
 
 JsonPath = tuple[str | int, ...]
+T = TypeVar("T")
 
 
 class WireFormat(StrEnum):
@@ -113,6 +116,10 @@ class Exchange:
     request: NormalizedRequest | None = None
     identity: Any = None  # set by the authn layer
     provider: str | None = None
+    # the model name that served the call (the requested one, or the fallback that answered)
+    # and the configured route it came from (a ``prefix*`` pattern, never a client's name)
+    served_model: str | None = None
+    served_route: str | None = None
     findings: list[Finding] = field(default_factory=list)
     usage: Usage | None = None
     status: int | None = None
@@ -140,6 +147,15 @@ class Exchange:
     # or content block; kept only when a layer (audit) asks for it, else None
     completion_text: list[str] | None = None
     completion_chars: int | None = None
+    # typed data layers publish for the gateway and later layers (see pipeline.attachments)
+    attachments: dict[Attachment[Any], Any] = field(default_factory=dict)
+
+    def attach(self, key: Attachment[T], value: T) -> None:
+        self.attachments[key] = value
+
+    def attached(self, key: Attachment[T]) -> T | None:
+        value: T | None = self.attachments.get(key)
+        return value
 
     def set_completion(self, texts: list[str]) -> None:
         """Keep the completion text; its length counts the pieces joined by newlines."""

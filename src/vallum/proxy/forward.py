@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from vallum.errors import UpstreamError, UpstreamTimeout
-from vallum.identity.model import Identity
+from vallum.pipeline.attachments import MODEL_ACCESS
 from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
 from vallum.pipeline.layer import Deny, ResponseView
 from vallum.pipeline.streaming import StreamProcessor, sniffer_for
@@ -107,10 +107,10 @@ class Forwarder:
 
     def models_body(self, exchange: Exchange) -> bytes:
         """The models this caller may use (authz narrows the list when it ran)."""
-        from vallum.layers.authz import allowed_models
-
-        identity = exchange.identity if isinstance(exchange.identity, Identity) else None
-        names = allowed_models(identity, self.gateway.router.model_names())
+        names = self.gateway.router.model_names()
+        access = exchange.attached(MODEL_ACCESS)
+        if access is not None:
+            names = access.only_permitted(names)
         data = [
             {"id": name, "object": "model", "created": 0, "owned_by": "vallum"} for name in names
         ]

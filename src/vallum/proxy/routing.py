@@ -11,6 +11,7 @@ import orjson
 from vallum.clock import Clock
 from vallum.config.models import GatewayConfig, ModelRoute
 from vallum.errors import BadRequest, NotFound, UpstreamError
+from vallum.pipeline.attachments import MODEL_ACCESS
 from vallum.pipeline.exchange import Endpoint, Exchange
 from vallum.providers.base import UpstreamRequest, UpstreamResponse
 from vallum.proxy.balancer import Balancer, Deployment, Strategy
@@ -21,18 +22,22 @@ from vallum.proxy.upstreams import Provider
 
 __all__ = ["ModelRouter", "Route"]
 
-Permits = Callable[[Exchange, str], bool]
 _MAX_CONCRETE_ROUTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One configured alias, ready to send."""
+    """One configured alias, ready to send.
+
+    ``name`` is the model name it serves; ``pattern`` the configured route it comes from
+    (the same name, or the ``prefix*`` that matched it).
+    """
 
     name: str
     balancer: Balancer
     retry: RetryPolicy
     fallbacks: tuple[str, ...]
+    pattern: str
 
     @property
     def deployments(self) -> list[Deployment]:
@@ -74,7 +79,6 @@ class ModelRouter:
             else:
                 self._exact[model.name] = self._route(model, model.name)
         self._prefixes.sort(key=lambda item: len(item[0]), reverse=True)
-        self.permits: Permits = lambda exchange, model: True  # authz narrows fallbacks
 
     def _breaker(self, provider: str, model: str) -> CircuitBreaker:
         breaker = self.breakers.get((provider, model))
@@ -101,7 +105,7 @@ class ModelRouter:
         ]
         retry = RetryPolicy(model.retry.attempts, model.retry.backoff, model.retry.max_backoff)
         balancer = Balancer(deployments, Strategy(model.strategy), sticky=model.sticky)
-        return Route(name, balancer, retry, tuple(model.fallbacks))
+        return Route(name, balancer, retry, tuple(model.fallbacks), model.name)
 
     def model_names(self) -> list[str]:
         return list(self._exact)
@@ -143,7 +147,11 @@ class ModelRouter:
         route: Route,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> UpstreamResponse:
-        """Send the exchange's request via ``route``, then via its permitted fallbacks."""
+        """Send the exchange's request via ``route``, then via its permitted fallbacks.
+
+        A fallback the caller may not use (authz's ``MODEL_ACCESS``) is skipped, so failing
+        over never widens what a credential reaches.
+        """
         request = exchange.request
         assert request is not None  # noqa: S101 - only POST routes are forwarded
         try:
@@ -154,9 +162,13 @@ class ModelRouter:
             response = None
         if response is not None and not _failed(response):
             return response
+        access = exchange.attached(MODEL_ACCESS)
         for fallback in route.fallbacks:
             target = self.find(fallback)
-            if target is None or not self.permits(exchange, fallback):
+            if target is None:
+                continue
+            if access is not None and not access.permits(fallback):
+                exchange.routing.append(f"fallback:{fallback}:not_permitted")
                 continue
             try:
                 candidate = await self._send_alias(exchange, target, fallback, sleep)
@@ -201,6 +213,7 @@ class ModelRouter:
             route.balancer, build, route.retry, sleep=sleep, sticky_key=sticky_key
         )
         exchange.provider = result.deployment.provider.name
+        exchange.served_model, exchange.served_route = route.name, route.pattern
         exchange.routing.extend(f"{a.deployment}:{a.outcome}" for a in result.attempts)
         return result.response
 

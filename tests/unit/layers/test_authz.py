@@ -10,7 +10,8 @@ from tests.unit.layers.identity_support import exchange, identity_gateway
 from vallum.gateway import Gateway
 from vallum.identity.model import AuthMethod, Identity, PrincipalKind
 from vallum.identity.records import KeySpec, Permission, RoleRecord, TeamRecord
-from vallum.layers.authz import Authz, allowed_models
+from vallum.layers.authz import Authz
+from vallum.pipeline.attachments import MODEL_ACCESS
 from vallum.pipeline.exchange import Endpoint
 
 
@@ -89,12 +90,23 @@ async def test_no_identity_is_denied(gateway: Gateway) -> None:
     assert deny is not None and deny.status == 401
 
 
-async def test_allowed_models_filters_the_listing(gateway: Gateway) -> None:
+async def test_model_access_filters_the_listing(gateway: Gateway) -> None:
     deny, ex = await _run(gateway, {"roles": ["gpt"]}, endpoint=Endpoint.MODELS)
     assert deny is None
     names = ["gpt-4o", "gpt-4o-mini", "claude-3", "mock-echo"]
-    assert allowed_models(ex.identity, names) == ["gpt-4o", "gpt-4o-mini"]  # type: ignore[attr-defined]
-    assert allowed_models(None, names) == names
+    access = ex.attached(MODEL_ACCESS)  # type: ignore[attr-defined]
+    assert access is not None
+    assert access.only_permitted(names) == ["gpt-4o", "gpt-4o-mini"]
+
+
+async def test_model_access_is_the_actions_grants_only(gateway: Gateway) -> None:
+    # chat on gpt-4o*, embeddings on text-embedding-* (team): a chat call may fall back to
+    # gpt-4o* models only, never to the embedding models another grant allows
+    deny, ex = await _run(gateway, {"roles": ["gpt"], "team": "ml"}, model="gpt-4o")
+    assert deny is None
+    access = ex.attached(MODEL_ACCESS)  # type: ignore[attr-defined]
+    assert access is not None
+    assert access.permits("gpt-4o-mini") and not access.permits("text-embedding-3")
 
 
 async def test_request_headers_cannot_widen_the_policy(gateway: Gateway) -> None:

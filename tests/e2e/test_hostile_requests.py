@@ -1,0 +1,183 @@
+"""Hostile clients at the request and admin level: what any key holder or team admin may try.
+
+Each test is one finding of a hostile-client review, against the real gateway and admin
+listener on loopback, driven by the official SDKs (or raw HTTP where no SDK would send it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.support.servers import ServerThread, free_port
+from vallum.admin.app import AdminApp
+from vallum.admin.config import hash_token
+from vallum.config import build_config
+from vallum.gateway import Gateway
+from vallum.observability.metrics import GatewayMetrics
+from vallum.proxy.app import GatewayApp
+
+ADMIN_TOKEN = "hostile-admin-token-0123456789"
+TEAM_TOKEN = "hostile-team-token-0123456789"
+USER = [{"role": "user", "content": "route me"}]
+# USD per 1M tokens: the primary, the fallback the caller may not use, the one it may
+PRICES = [
+    {"model": "basic", "input_per_million": 1.0, "output_per_million": 1.0},
+    {"model": "premium", "input_per_million": 500.0, "output_per_million": 500.0},
+    {"model": "cheap", "input_per_million": 100.0, "output_per_million": 100.0},
+]
+
+
+@dataclass
+class Site:
+    gateway: Gateway
+    proxy: ServerThread
+    admin: ServerThread
+    audit_dir: Path
+
+    def admin_client(self, token: str = ADMIN_TOKEN) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.admin.url, headers={"authorization": f"Bearer {token}"}, timeout=10
+        )
+
+    def key(self, **spec: Any) -> str:
+        with self.admin_client() as client:
+            reply = client.post("/v1/keys", json=spec)
+        assert reply.status_code == 201, reply.text
+        return str(reply.json()["key"])
+
+    def openai(self, key: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.proxy.url}/v1", api_key=key, max_retries=0)
+
+    def records(self) -> list[dict[str, Any]]:
+        lines: list[str] = []
+        for path in sorted((self.audit_dir / "jsonl").glob("audit-*.jsonl")):
+            lines += path.read_text(encoding="utf-8").splitlines()
+        return [r for r in map(json.loads, lines) if r.get("type") == "request"]
+
+
+def _config(upstream_url: str, audit_dir: Path) -> dict[str, Any]:
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    return {
+        "providers": [
+            {"name": "up", "type": "openai", "base_url": f"{upstream_url}/v1"},
+            {"name": "dead", "type": "openai", "base_url": dead},
+        ],
+        "models": [
+            {"name": "basic", "provider": "dead", "fallbacks": ["premium", "cheap"]},
+            {"name": "lonely", "provider": "dead", "fallbacks": ["premium"]},
+            {"name": "premium", "provider": "up", "upstream_model": "mock-echo"},
+            {"name": "cheap", "provider": "up", "upstream_model": "mock-echo"},
+            {"name": "mock-*", "provider": "up"},
+        ],
+        "timeouts": {"read": 2.0, "total": 5.0, "stream_idle": 2.0},
+        "storage": {"url": "memory://", "counters_url": "memory://"},
+        "layers": [
+            {"type": "authn"},
+            {"type": "authz"},
+            {"type": "validate"},
+            {"type": "ratelimit", "prices": PRICES},
+            {
+                "type": "audit",
+                "sinks": [{"type": "jsonl", "directory": str(audit_dir / "jsonl")}],
+                "spool": {"directory": str(audit_dir / "spool")},
+                "hash_key_env": "VALLUM_TEST_AUDIT_HASH_KEY",
+                "log_format": "keep",
+            },
+        ],
+        "admin": {
+            "enabled": True,
+            "token_env": "VALLUM_TEST_NO_SUCH_ENV",
+            "credentials": [
+                {"name": "root", "token_sha256": hash_token(ADMIN_TOKEN)},
+                {"name": "ml-admin", "token_sha256": hash_token(TEAM_TOKEN), "team": "ml"},
+            ],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def site(upstream: ServerThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    audit_dir = tmp_path_factory.mktemp("hostile-audit")
+    gateway = Gateway(build_config(_config(upstream.url, audit_dir)))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VALLUM_TEST_AUDIT_HASH_KEY", "hostile-audit-hash-key")
+        with ServerThread(GatewayApp(gateway)) as proxy, ServerThread(AdminApp(gateway)) as admin:
+            site = Site(gateway, proxy, admin, audit_dir)
+            _roles(site)
+            yield site
+
+
+def _roles(site: Site) -> None:
+    basic = [{"actions": ["chat", "models:list"], "models": ["basic", "cheap", "mock-*"]}]
+    roles = {"basic": basic, "lonely": [{"actions": ["chat"], "models": ["lonely"]}]}
+    with site.admin_client() as client:
+        for name, permissions in roles.items():
+            reply = client.post("/v1/roles", json={"name": name, "permissions": permissions})
+            assert reply.status_code == 200, reply.text
+
+
+def _wait_for_record(site: Site, request_id: str) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [r for r in site.records() if r["request_id"] == request_id]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no audit record for {request_id}")
+
+
+# -- fallbacks never widen what a key may reach ------------------------------------------
+
+
+def test_a_fallback_the_key_may_not_use_is_skipped(site: Site) -> None:
+    with site.openai(site.key(roles=["basic"])) as client:
+        raw = client.chat.completions.with_raw_response.create(model="basic", messages=USER)  # type: ignore[arg-type]
+    reply = raw.parse()
+    assert reply.choices[0].message.content == "route me"
+    record = _wait_for_record(site, raw.headers["x-request-id"])
+    assert "fallback:premium:not_permitted" in record["routing"]
+    assert "fallback:cheap" in record["routing"]
+    # priced and recorded as the model that served, not the one asked for
+    assert record["model"] == "cheap" and record["requested_model"] == "basic"
+    tokens = record["tokens"]
+    expected = (tokens["in"] + tokens["out"]) * 100.0 / 1_000_000
+    assert record["cost_usd"] == pytest.approx(expected)
+
+
+def test_no_permitted_fallback_means_the_primary_failure(site: Site) -> None:
+    with (
+        site.openai(site.key(roles=["lonely"])) as client,
+        pytest.raises(openai.APIStatusError) as caught,
+    ):
+        client.chat.completions.create(model="lonely", messages=USER)  # type: ignore[arg-type]
+    assert caught.value.status_code == 502
+
+
+def test_models_listing_shows_only_permitted_models(site: Site) -> None:
+    with site.openai(site.key(roles=["basic"])) as client:
+        listed = {model.id for model in client.models.list()}
+    assert listed == {"basic", "cheap"}
+
+
+# -- metric labels are configured route names -----------------------------------------
+
+
+def test_client_chosen_model_names_never_become_metric_labels(site: Site) -> None:
+    with site.openai(site.key(roles=["basic"])) as client:
+        for index in range(20):
+            client.chat.completions.create(model=f"mock-probe-{index}", messages=USER)  # type: ignore[arg-type]
+    metrics = site.gateway.metrics  # type: ignore[attr-defined]
+    assert isinstance(metrics, GatewayMetrics)
+    text = metrics.render().decode()
+    assert "mock-probe" not in text
+    assert 'model="mock-*"' in text
