@@ -181,3 +181,58 @@ def test_client_chosen_model_names_never_become_metric_labels(site: Site) -> Non
     text = metrics.render().decode()
     assert "mock-probe" not in text
     assert 'model="mock-*"' in text
+
+
+# -- type-confused JSON is a 400 in the wire format, never a 500 ----------------------
+
+_HI = {"role": "user", "content": "hi"}
+TYPE_CONFUSED = [
+    # (path, body): well-formed JSON, wrong types where a parser expects a shape
+    ("/v1/chat/completions", {"messages": [{"role": "assistant", "tool_calls": 5}, _HI]}),
+    ("/v1/chat/completions", {"messages": [{"role": "assistant", "tool_calls": [5]}, _HI]}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": []}]}]}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": {}}]}]}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi", "name": 5}]}),
+    ("/v1/chat/completions", {"messages": [_HI], "tools": [{"type": "function", "function": 5}]}),
+    (
+        "/v1/chat/completions",
+        {"messages": [_HI], "tools": [{"function": {"name": "f", "description": []}}]},
+    ),
+    ("/v1/chat/completions", {"messages": [_HI], "tools": 5}),
+    ("/v1/responses", {"input": [{"type": []}]}),
+    ("/v1/responses", {"input": [{"type": {}, "role": "user", "content": "x"}]}),
+    ("/v1/responses", {"input": "hi", "tools": [{"type": "function", "description": 5}]}),
+    ("/v1/messages", {"max_tokens": 8, "messages": [{"role": "user", "content": [{"type": {}}]}]}),
+    ("/v1/messages", {"max_tokens": 8, "messages": [_HI], "system": [{"type": []}]}),
+    ("/v1/messages", {"max_tokens": 8, "messages": [_HI], "tools": [{"description": {}}]}),
+    (
+        "/v1/messages",
+        {
+            "max_tokens": 8,
+            "messages": [
+                {"role": "user", "content": [{"type": "document", "source": {"type": []}}]}
+            ],
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), TYPE_CONFUSED)
+def test_type_confused_json_is_a_wire_format_400(
+    site: Site, path: str, body: dict[str, Any]
+) -> None:
+    key = site.key(roles=["user"])
+    model = "claude-x" if path == "/v1/messages" else "basic"
+    reply = httpx.post(
+        f"{site.proxy.url}{path}",
+        json={"model": model, **body},
+        headers={"authorization": f"Bearer {key}", "x-api-key": key},
+        timeout=10,
+    )
+    assert reply.status_code == 400, reply.text
+    error = reply.json()
+    if path == "/v1/messages":
+        assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    else:
+        assert error["error"]["type"] == "invalid_request_error" and error["error"]["code"]
+    assert reply.headers["x-request-id"]

@@ -62,15 +62,20 @@ class InjectionCheck:
         config: InjectionConfig | None = None,
         normalizer: Normalizer | None = None,
         uncertain: bool = False,
+        *,
+        trust_system: bool = True,
     ) -> None:
         self.normalizer = normalizer or Normalizer()
         self.detector = InjectionDetector(config, self.normalizer)
         self.version = self.detector.version
         # also report the band between the flag and block thresholds (``injection_uncertain``)
         self.uncertain = uncertain
+        self.trust_system = trust_system  # false: system turns are scored as user turns
 
     def inspect(self, text: str, source: Source, passes: Passes | None = None) -> Inspection:
         trust = TRUST_BY_SOURCE[source]
+        if source is Source.SYSTEM and not self.trust_system:
+            trust = Trust.USER
         if trust is Trust.TRUSTED or not text.strip():
             return NOTHING
         normalized = (passes or Passes(text)).normalized(self.normalizer)

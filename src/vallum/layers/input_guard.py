@@ -225,8 +225,15 @@ def _scopes(config: InputGuardConfig, normalizer: Normalizer) -> list[Scope]:
     scopes: list[Scope] = []
     if config.injection != "off":
         untrusted = frozenset(s for s, trust in TRUST_BY_SOURCE.items() if trust != "trusted")
+        if not config.trust_system:
+            untrusted |= {Source.SYSTEM}  # client system turns scored as user turns
         band = config.injection_uncertain != "off"
-        injection = InjectionCheck(config.injection_config, normalizer, uncertain=band)
+        injection = InjectionCheck(
+            config.injection_config,
+            normalizer,
+            uncertain=band,
+            trust_system=config.trust_system,
+        )
         scopes.append(Scope(injection, untrusted))
     if config.content != "off":
         check = ContentCheck(config.content_config, normalizer)

@@ -58,20 +58,23 @@ class InputGuardConfig(LayerConfig):
         default_factory=NormalizeConfig, description="Decoding caps of the normalizer."
     )
     content_sources: list[Source] = Field(
-        default_factory=lambda: [Source.USER, Source.EMBEDDING_INPUT],
+        default_factory=lambda: list(Source),
         max_length=8,
-        description="Text sources the content policy reads (harmful *requests* come from users).",
+        description="Text sources the content policy reads (default: every source, since the "
+        "client writes them all, system turns and replayed assistant turns included).",
     )
     span_sources: list[Source] = Field(
-        default_factory=lambda: [
-            Source.USER,
-            Source.TOOL_RESULT,
-            Source.DOCUMENT,
-            Source.EMBEDDING_INPUT,
-        ],
+        default_factory=lambda: list(Source),
         max_length=8,
-        description="Text sources scanned for secrets and PII (system prompts are the "
-        "operator's own: add `system` to scan them too).",
+        description="Text sources scanned for secrets and PII (default: every source the "
+        "client sends: system / developer turns, instructions, tool definitions, names).",
+    )
+    trust_system: bool = Field(
+        True,
+        description="Injection scanning trusts system / developer turns, Responses "
+        "`instructions`, Anthropic `system` and tool definitions (the application writes "
+        "them). Set false when clients are not your own applications: they are then scored "
+        "as user turns.",
     )
     cascade: CascadesConfig = Field(
         default_factory=CascadesConfig,

@@ -18,6 +18,8 @@ from vallum.providers.shapes import (
     expect_list,
     expect_str,
     optional_bool,
+    optional_list,
+    optional_str,
     upstream_dicts,
 )
 
@@ -61,9 +63,19 @@ def normalize_request(body: dict[str, Any]) -> NormalizedRequest:
             request.parts.append(TextPart(content, source, path, index))
         else:
             _blocks(request, content, source, path, index)
-    for tool_index, tool in enumerate(expect_list(body.get("tools", []), "tools")):
-        request.tools.append(expect_dict(tool, f"tools.{tool_index}"))
+    for tool_index, raw in enumerate(optional_list(body.get("tools"), "tools")):
+        tool = expect_dict(raw, f"tools.{tool_index}")
+        request.tools.append(tool)
+        _tool_text(request, tool, tool_index)
     return request
+
+
+def _tool_text(request: NormalizedRequest, tool: dict[str, Any], index: int) -> None:
+    """A tool's name and description are client-written prompt text: scanned as such."""
+    for key in ("name", "description"):
+        text = optional_str(tool.get(key), f"tools.{index}.{key}")
+        if text:
+            request.parts.append(TextPart(text, Source.SYSTEM, ("tools", index, key), None))
 
 
 def _blocks(
@@ -76,7 +88,7 @@ def _blocks(
     param = ".".join(str(step) for step in path)
     for block_index, raw in enumerate(expect_list(content, param)):
         block = expect_dict(raw, f"{param}.{block_index}")
-        kind = block.get("type")
+        kind = expect_str(block.get("type"), f"{param}.{block_index}.type")
         block_path = (*path, block_index)
         if kind == "text":
             text = expect_str(block.get("text"), f"{param}.{block_index}.text")
@@ -116,12 +128,14 @@ def _document(
     path: tuple[str | int, ...],
     message_index: int | None,
 ) -> None:
-    source = expect_dict(block.get("source"), ".".join(str(s) for s in path) + ".source")
-    if source.get("type") == "text" and isinstance(source.get("data"), str):
+    param = ".".join(str(s) for s in path) + ".source"
+    source = expect_dict(block.get("source"), param)
+    kind = optional_str(source.get("type"), f"{param}.type")
+    if kind == "text" and isinstance(source.get("data"), str):
         request.parts.append(
             TextPart(source["data"], Source.DOCUMENT, (*path, "source", "data"), message_index)
         )
-    elif source.get("type") == "content":
+    elif kind == "content":
         _blocks(
             request,
             source.get("content"),

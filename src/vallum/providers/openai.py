@@ -18,6 +18,8 @@ from vallum.providers.shapes import (
     expect_list,
     expect_str,
     optional_bool,
+    optional_list,
+    optional_str,
     upstream_dicts,
 )
 
@@ -72,10 +74,48 @@ def _chat(request: NormalizedRequest, body: dict[str, Any]) -> None:
                 param=f"messages[{index}].role",
             )
         _content(request, message.get("content"), source, ("messages", index, "content"), index)
-        for call_index, call in enumerate(message.get("tool_calls") or []):
+        _name(request, message, source, ("messages", index), index)
+        calls = optional_list(message.get("tool_calls"), f"messages[{index}].tool_calls")
+        for call_index, call in enumerate(calls):
             _tool_call(request, call, ("messages", index, "tool_calls", call_index), index)
-    for tool_index, tool in enumerate(expect_list(body.get("tools", []), "tools")):
-        request.tools.append(expect_dict(tool, f"tools[{tool_index}]"))
+    _tools(request, body, ("function",))
+
+
+def _name(
+    request: NormalizedRequest,
+    holder: dict[str, Any],
+    source: Source,
+    path: tuple[str | int, ...],
+    message_index: int | None,
+) -> None:
+    """A ``name`` the client chose goes upstream as text too: it is scanned like its turn."""
+    name = optional_str(holder.get("name"), _param((*path, "name")))
+    if name:
+        request.parts.append(TextPart(name, source, (*path, "name"), message_index))
+
+
+def _tools(request: NormalizedRequest, body: dict[str, Any], inner: tuple[str, ...]) -> None:
+    """Tool definitions: their names and descriptions are client-written prompt text.
+
+    ``inner`` is where a tool keeps them: ``("function",)`` in chat, ``()`` in Responses.
+    """
+    for tool_index, raw in enumerate(optional_list(body.get("tools"), "tools")):
+        tool = expect_dict(raw, f"tools[{tool_index}]")
+        request.tools.append(tool)
+        path: tuple[str | int, ...] = ("tools", tool_index)
+        holder: Any = tool
+        for step in inner:
+            holder = holder.get(step)
+            path = (*path, step)
+            if holder is None:
+                break
+            holder = expect_dict(holder, _param(path))
+        if not isinstance(holder, dict):
+            continue
+        _name(request, holder, Source.SYSTEM, path, None)
+        description = optional_str(holder.get("description"), _param((*path, "description")))
+        if description:
+            request.parts.append(TextPart(description, Source.SYSTEM, (*path, "description"), None))
 
 
 def _content(
@@ -93,7 +133,7 @@ def _content(
         return
     for part_index, raw in enumerate(expect_list(content, param)):
         part = expect_dict(raw, f"{param}[{part_index}]")
-        kind = part.get("type")
+        kind = expect_str(part.get("type"), f"{param}[{part_index}].type")
         if kind in _TEXT_PART_TYPES:
             key = "refusal" if kind == "refusal" else "text"
             text = expect_str(part.get(key), f"{param}[{part_index}].{key}")
@@ -163,17 +203,16 @@ def _responses_input(request: NormalizedRequest, body: dict[str, Any]) -> None:
     if isinstance(data, str):
         request.parts.append(TextPart(data, Source.USER, ("input",), 0))
         request.message_count = 1
-        return
-    items = expect_list(data, "input", allow_empty=False)
-    request.message_count = len(items)
-    for index, raw in enumerate(items):
-        _responses_item(request, expect_dict(raw, f"input[{index}]"), index)
-    for tool_index, tool in enumerate(expect_list(body.get("tools", []), "tools")):
-        request.tools.append(expect_dict(tool, f"tools[{tool_index}]"))
+    else:
+        items = expect_list(data, "input", allow_empty=False)
+        request.message_count = len(items)
+        for index, raw in enumerate(items):
+            _responses_item(request, expect_dict(raw, f"input[{index}]"), index)
+    _tools(request, body, ())
 
 
 def _responses_item(request: NormalizedRequest, item: dict[str, Any], index: int) -> None:
-    kind = item.get("type", "message")
+    kind = optional_str(item.get("type"), f"input[{index}].type") or "message"
     path: tuple[str | int, ...] = ("input", index)
     if kind == "message":
         role = item.get("role")

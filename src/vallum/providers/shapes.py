@@ -6,7 +6,15 @@ from typing import Any
 
 from vallum.errors import BadRequest, UpstreamError
 
-__all__ = ["expect_dict", "expect_list", "expect_str", "optional_bool", "upstream_dicts"]
+__all__ = [
+    "expect_dict",
+    "expect_list",
+    "expect_str",
+    "optional_bool",
+    "optional_list",
+    "optional_str",
+    "upstream_dicts",
+]
 
 
 def expect_dict(value: Any, param: str) -> dict[str, Any]:
@@ -27,6 +35,16 @@ def expect_str(value: Any, param: str) -> str:
     if not isinstance(value, str):
         raise BadRequest(f"'{param}' must be a string.", code="invalid_type", param=param)
     return value
+
+
+def optional_list(value: Any, param: str) -> list[Any]:
+    """An array that may be absent or null (then empty); any other type is a 400."""
+    return [] if value is None else expect_list(value, param)
+
+
+def optional_str(value: Any, param: str) -> str | None:
+    """A string that may be absent or null; any other type (a type tag of ``[]``) is a 400."""
+    return None if value is None else expect_str(value, param)
 
 
 def optional_bool(body: dict[str, Any], key: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -242,12 +243,71 @@ def _call() -> dict[str, Any]:
     return {"id": "call_1", "type": "function", "function": {"name": "orders", "arguments": "{}"}}
 
 
-async def test_system_prompt_secret_is_not_scanned_by_default(
+def _tool(description: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": "orders", "description": description}}
+
+
+HI = [{"role": "user", "content": "hi"}]
+# Every place a client writes text that goes upstream, by wire format: each holds `{}`.
+CLIENT_TEXT = [
+    (Endpoint.CHAT, {"messages": [{"role": "system", "content": "{}"}, *HI]}),
+    (Endpoint.CHAT, {"messages": [{"role": "developer", "content": "{}"}, *HI]}),
+    (Endpoint.CHAT, {"messages": [{"role": "user", "content": "hi", "name": "{}"}]}),
+    (Endpoint.CHAT, {"messages": HI, "tools": [_tool("{}")]}),
+    (Endpoint.CHAT, {"messages": [{"role": "assistant", "content": "{}"}, *HI]}),
+    (Endpoint.RESPONSES, {"input": "hi", "instructions": "{}"}),
+    (
+        Endpoint.RESPONSES,
+        {"input": "hi", "tools": [{"type": "function", "name": "f", "description": "{}"}]},
+    ),
+    (Endpoint.MESSAGES, {"max_tokens": 8, "messages": HI, "system": "{}"}),
+    (
+        Endpoint.MESSAGES,
+        {"max_tokens": 8, "messages": HI, "system": [{"type": "text", "text": "{}"}]},
+    ),
+    (
+        Endpoint.MESSAGES,
+        {"max_tokens": 8, "messages": HI, "tools": [{"name": "t", "description": "{}"}]},
+    ),
+]
+
+
+def _client_text(endpoint: Endpoint, body: dict[str, Any], text: str) -> Exchange:
+    filled = json.loads(json.dumps({"model": "m", **body}).replace("{}", text))
+    return exchange_for(endpoint, filled)
+
+
+@pytest.mark.parametrize(("endpoint", "body"), CLIENT_TEXT)
+async def test_secrets_and_content_policy_read_every_client_supplied_text(
+    guards: dict[str, InputGuard], endpoint: Endpoint, body: dict[str, Any]
+) -> None:
+    secret = _client_text(endpoint, body, f"use key {SECRET}")
+    deny = await _run(guards["default"], secret)
+    assert deny is not None and deny.code == "secret_detected"
+    harmful = _client_text(endpoint, body, HARMFUL)
+    deny = await _run(guards["default"], harmful)
+    assert deny is not None and deny.code == "content_policy_violation"
+
+
+async def test_injection_in_system_turns_follows_trust_system(
     guards: dict[str, InputGuard],
 ) -> None:
+    for endpoint, body in CLIENT_TEXT[:2] + CLIENT_TEXT[5:6] + CLIENT_TEXT[7:8]:
+        trusted = _client_text(endpoint, body, INJECTION)
+        assert await _run(guards["default"], trusted) is None
+        strict = InputGuard(
+            InputGuardConfig.model_validate({"trust_system": False}),
+            LayerContext(clock=SystemClock()),
+        )
+        deny = await _run(strict, _client_text(endpoint, body, INJECTION))
+        assert deny is not None and deny.code == "prompt_injection_detected"
+
+
+async def test_span_sources_can_leave_system_turns_to_the_operator() -> None:
+    config = InputGuardConfig.model_validate({"span_sources": ["user"]})
+    guard = InputGuard(config, LayerContext(clock=SystemClock()))
     exchange = _exchange([{"role": "system", "content": f"use key {SECRET}"}, user("hi")])
-    assert await _run(guards["default"], exchange) is None
-    assert exchange.findings == []
+    assert await _run(guard, exchange) is None
 
 
 async def test_each_detector_uses_its_own_operator() -> None:

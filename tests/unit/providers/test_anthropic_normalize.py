@@ -94,6 +94,7 @@ def test_blocks_tool_results_and_documents() -> None:
         ("doc block", Source.DOCUMENT),
         ("plain result", Source.TOOL_RESULT),
         ("block result", Source.TOOL_RESULT),
+        ("t", Source.SYSTEM),  # the tool's name: client-written text too
     ]
     assert request.parts[2].path == ("messages", 0, "content", 2, "source", "data")
     assert request.parts[5].path == ("messages", 2, "content", 1, "content", 0, "text")

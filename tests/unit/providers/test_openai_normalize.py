@@ -35,9 +35,10 @@ def test_chat_roles_map_to_sources() -> None:
         ("asst", Source.ASSISTANT),
         ("tool out", Source.TOOL_RESULT),
         ("fn out", Source.TOOL_RESULT),
+        ("f", Source.TOOL_RESULT),  # a client-chosen name goes upstream: scanned with its turn
     ]
     assert request.message_count == 6
-    assert [p.message_index for p in request.parts] == [0, 1, 2, 3, 4, 5]
+    assert [p.message_index for p in request.parts] == [0, 1, 2, 3, 4, 5, 5]
     assert request.model == "m" and request.stream is False
 
 
@@ -75,6 +76,7 @@ def test_chat_content_parts_tool_calls_and_tools() -> None:
         ("here", Source.USER, ("messages", 0, "content", 3, "text")),
         ("no", Source.ASSISTANT, ("messages", 1, "content", 0, "refusal")),
         ('{"q": 1}', Source.TOOL_CALL, ("messages", 1, "tool_calls", 0, "function", "arguments")),
+        ("f", Source.SYSTEM, ("tools", 0, "function", "name")),
     ]
     assert request.tools == [{"type": "function", "function": {"name": "f"}}]
     assert request.stream is True
