@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import openai
@@ -236,3 +237,131 @@ def test_type_confused_json_is_a_wire_format_400(
     else:
         assert error["error"]["type"] == "invalid_request_error" and error["error"]["code"]
     assert reply.headers["x-request-id"]
+
+
+# -- a team admin grants only what its team holds -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ml_team(site: Site) -> None:
+    with site.admin_client() as client:
+        team = {"name": "ml", "roles": ["basic"], "quota": {"requests_per_minute": 100}}
+        reply = client.post("/v1/teams", json=team)
+    assert reply.status_code == 200, reply.text
+
+
+TEAM_GRANTS = [
+    # (key spec a team admin asks for, expected status)
+    ({"roles": ["user"]}, 403),  # a role the team does not hold reaches every model
+    ({"roles": ["basic", "lonely"]}, 403),
+    ({"quota": {"requests_per_minute": 1000}}, 403),  # above the team's own quota
+    ({"quota": {"tokens_per_day": 5}}, 403),  # a quota the team has no value for
+    ({"roles": ["basic"]}, 201),
+    ({"roles": ["basic"], "quota": {"requests_per_minute": 100}}, 201),
+    ({}, 201),
+]
+
+
+@pytest.mark.parametrize(("spec", "status"), TEAM_GRANTS)
+@pytest.mark.usefixtures("ml_team")
+def test_a_team_admin_grants_only_what_its_team_holds(
+    site: Site, spec: dict[str, Any], status: int
+) -> None:
+    with site.admin_client(TEAM_TOKEN) as client:
+        reply = client.post("/v1/keys", json=spec)
+    assert reply.status_code == status, reply.text
+    if status == 403:
+        assert reply.json()["error"]["code"] == "admin_scope"
+    else:
+        assert reply.json()["record"]["team"] == "ml"
+
+
+# -- the admin API: strict parameters and bodies, honest statuses ----------------------
+
+ADMIN_BAD_REQUESTS = [
+    ("GET", "/v1/audit?after=abc", None),
+    ("GET", "/v1/audit?after=-1", None),
+    ("GET", "/v1/incidents?limit=abc", None),
+    ("GET", "/v1/incidents?status=bogus", None),
+    ("GET", "/v1/incidents?limit=5&limit=6", None),
+    ("GET", "/v1/keys?no_such_param=1", None),
+    ("DELETE", "/v1/blocks", None),
+    ("POST", "/v1/keys", b""),  # no body: no key made of defaults
+    ("POST", "/v1/keys", b"[]"),
+    ("POST", "/v1/keys", b'{"quota": {"requests_per_minute": true}}'),
+    ("POST", "/v1/keys", b'{"quota": {"requests_per_minute": "5"}}'),
+    ("POST", "/v1/blocks", b'{"cidr": "10.0.0.0/8", "ttl": true}'),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body"), ADMIN_BAD_REQUESTS)
+def test_bad_admin_requests_are_400_with_the_error_shape(
+    site: Site, method: str, url: str, body: bytes | None
+) -> None:
+    with site.admin_client() as client:
+        reply = client.request(method, url, content=body)
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["code"] and error["message"]
+
+
+def test_405_names_the_allowed_methods(site: Site) -> None:
+    with site.admin_client() as client:
+        reply = client.put("/v1/keys")
+    assert reply.status_code == 405
+    assert set(reply.headers["allow"].split(", ")) == {"GET", "POST"}
+    assert reply.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_openapi_documents_the_query_parameters(site: Site) -> None:
+    document = httpx.get(f"{site.admin.url}/openapi.json", timeout=10).json()
+    paths = document["paths"]
+
+    def query(path: str, method: str) -> dict[str, Any]:
+        params = paths[path][method].get("parameters", [])
+        return {p["name"]: p for p in params if p["in"] == "query"}
+
+    assert query("/v1/audit", "get")["after"]["schema"]["type"] == "integer"
+    incidents = query("/v1/incidents", "get")
+    assert incidents["limit"]["schema"]["maximum"] == 500
+    assert incidents["status"]["schema"]["enum"] == ["open", "resolved"]
+    assert query("/v1/blocks", "delete")["cidr"]["required"] is True
+    assert "team" in query("/v1/keys", "get")
+    assert paths["/v1/keys"]["post"]["requestBody"]["required"] is True
+
+
+@pytest.mark.postgres
+async def test_admin_with_its_store_down_answers_503(
+    postgres_url: str, unique_prefix: str, upstream: ServerThread
+) -> None:
+    from tests.unit.ratelimit.tcp_proxy import TcpProxy
+    from vallum.identity.service import open_identity
+    from vallum.storage import open_storage
+
+    proxy = TcpProxy(urlsplit(postgres_url).port or 5432).start()
+    proxied = urlsplit(postgres_url)._replace(netloc=f"postgres@127.0.0.1:{proxy.port}")
+    storage = await open_storage(urlunsplit(proxied), namespace=unique_prefix)
+    gateway = Gateway(build_config(_config(upstream.url, Path("/nonexistent"))))
+    gateway._storage = gateway._counters = storage  # the admin API over this store only
+    gateway.identity = open_identity(storage, storage, gateway.clock)
+    transport = httpx.ASGITransport(app=AdminApp(gateway))
+    auth = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+            made = await client.post("/v1/keys", json={"roles": ["user"]}, headers=auth)
+            assert made.status_code == 201, made.text
+            proxy.stop()  # PostgreSQL is gone for this gateway
+            for method, url in (
+                ("POST", f"/v1/keys/{made.json()['id']}/revoke"),
+                ("GET", "/v1/keys"),
+                ("GET", "/v1/audit"),
+            ):
+                reply = await client.request(method, url, headers=auth)
+                assert reply.status_code == 503, reply.text
+                assert reply.json()["error"]["code"] == "storage_unavailable"
+    finally:
+        proxy.stop()
+        proxy.start()
+        await storage.drop_namespace()
+        await storage.close()
+        proxy.stop()

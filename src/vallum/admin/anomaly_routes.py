@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,18 @@ from vallum.anomaly.incidents import IncidentStore
 from vallum.anomaly.state import Enforcement, EnforcementConflict, announcing, parse_cidr
 from vallum.errors import BadRequest
 
-__all__ = ["ANOMALY_ROUTES", "BlockBody", "ResolveBody"]
+__all__ = ["ANOMALY_ROUTES", "BlockBody", "BlockQuery", "IncidentsQuery", "ResolveBody"]
+
+
+class IncidentsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    status: Literal["open", "resolved"] | None = Field(None, description="Only these.")
+    limit: int = Field(50, ge=1, le=500, description="Most incidents to return.")
+
+
+class BlockQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    cidr: str = Field(max_length=64, description="The IP address or CIDR range to unblock.")
 
 
 class ResolveBody(BaseModel):
@@ -41,11 +52,10 @@ def _cidr(value: str) -> str:
 
 async def _list_incidents(request: AdminRequest) -> Reply:
     request.require_super()
-    status = request.query.get("status") or None
-    if status not in (None, "open", "resolved"):
-        raise BadRequest("status must be open or resolved.", code="invalid_value")
-    limit = min(max(int(request.query.get("limit", "50") or 50), 1), 500)
-    found = await IncidentStore(request.gateway.storage).recent(status=status, limit=limit)
+    query: IncidentsQuery = request.query
+    found = await IncidentStore(request.gateway.storage).recent(
+        status=query.status, limit=query.limit
+    )
     return 200, {"data": [i.model_dump(mode="json") for i in found]}
 
 
@@ -101,7 +111,7 @@ async def _add_block(request: AdminRequest) -> Reply:
 
 async def _remove_block(request: AdminRequest) -> Reply:
     request.require_super()
-    cidr = _cidr(request.query.get("cidr", ""))
+    cidr = _cidr(request.query.cidr)
     storage = request.gateway.storage
     await _enforcement(request).change("blocks", cidr, None)
     await IncidentStore(storage).audit(
@@ -111,7 +121,13 @@ async def _remove_block(request: AdminRequest) -> Reply:
 
 
 ANOMALY_ROUTES: list[Route] = [
-    Route("GET", "/v1/incidents", _list_incidents, "Anomaly incidents, newest first."),
+    Route(
+        "GET",
+        "/v1/incidents",
+        _list_incidents,
+        "Anomaly incidents, newest first.",
+        query=IncidentsQuery,
+    ),
     Route("GET", "/v1/incidents/{id}", _get_incident, "One incident with evidence and actions."),
     Route(
         "POST",
@@ -119,6 +135,7 @@ ANOMALY_ROUTES: list[Route] = [
         _resolve_incident,
         "Close an incident and reverse its reversible actions.",
         body=ResolveBody,
+        body_required=False,
     ),
     Route("GET", "/v1/blocks", _list_blocks, "Blocked ranges, suspended and throttled keys."),
     Route(
@@ -129,5 +146,5 @@ ANOMALY_ROUTES: list[Route] = [
         body=BlockBody,
         responses={201: "Created"},
     ),
-    Route("DELETE", "/v1/blocks", _remove_block, "Lift a block (?cidr=…)."),
+    Route("DELETE", "/v1/blocks", _remove_block, "Lift a block (?cidr=…).", query=BlockQuery),
 ]

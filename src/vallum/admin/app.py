@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl
 import orjson
 
 from vallum.admin.anomaly_routes import ANOMALY_ROUTES
-from vallum.admin.routes import ROUTES, AdminRequest, Route, dumps
-from vallum.errors import RequestRejected, VallumError
+from vallum.admin.routes import ROUTES, AdminRequest, Route, dumps, parse_query
+from vallum.errors import RequestRejected, StorageError, VallumError
 
 if TYPE_CHECKING:
     from vallum.gateway import Gateway
@@ -52,10 +52,15 @@ class AdminApp:
             return
         if scope["type"] != "http":
             return
+        extra: dict[str, str] = {}
         try:
             status, payload = await self._dispatch(scope, receive)
         except RequestRejected as error:
-            status, payload = error.status, _error(error)
+            status, payload, extra = error.status, _error(error), error.headers
+        except StorageError as error:
+            # the store is down: the client may retry later, it did nothing wrong
+            log.warning("admin storage unavailable", extra={"code": error.code, **error.context})
+            status, payload = 503, _error(error, "The store is unavailable; try again later.")
         except VallumError as error:
             log.warning("admin request failed", extra={"code": error.code, **error.context})
             status, payload = error.status, _error(error)
@@ -66,16 +71,9 @@ class AdminApp:
         content_type = (
             b"text/plain; version=0.0.4" if isinstance(payload, bytes) else b"application/json"
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", content_type),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def _dispatch(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
@@ -95,9 +93,12 @@ class AdminApp:
                 actor = self.gateway.config.admin.resolve(_bearer(scope))
                 if actor is None:
                     raise Unauthenticated("Invalid admin credentials.", code="invalid_admin_token")
+            raw_query = scope.get("query_string", b"").decode("latin-1")
+            query = parse_query(route.query, parse_qsl(raw_query, keep_blank_values=True))
             body = await _read(receive) if method in ("POST", "PUT", "PATCH") else b""
-            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-            request = AdminRequest(self.gateway, actor, match.groupdict(), query, body)
+            request = AdminRequest(
+                self.gateway, actor, match.groupdict(), query, body, route.body_required
+            )
             return await route.handler(request)
         if allowed:
             raise MethodNotAllowed("Method not allowed.", headers={"allow": ", ".join(allowed)})
@@ -137,8 +138,8 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def _error(error: VallumError) -> dict[str, Any]:
-    return {"error": {"code": error.code, "message": error.public_message}}
+def _error(error: VallumError, message: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": error.code, "message": message or error.public_message}}
 
 
 _ = orjson  # the codec routes.dumps uses; imported here so a missing wheel fails at start

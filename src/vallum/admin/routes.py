@@ -10,14 +10,21 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vallum.admin.config import AdminCredential
+from vallum.admin.team_scope import check_grantable
 from vallum.errors import BadRequest, Forbidden, NotFound
-from vallum.identity.records import KeyRecord, KeySpec, RoleRecord, TeamRecord
+from vallum.identity.records import KeyRecord, KeySpec, Name, RoleRecord, TeamRecord
 
 if TYPE_CHECKING:
     from vallum.gateway import Gateway
     from vallum.identity.service import IdentityService
 
-__all__ = ["ROUTES", "AdminRequest", "Reply", "Route", "key_view"]
+__all__ = ["ROUTES", "AdminRequest", "NoQuery", "Reply", "Route", "key_view"]
+
+
+class NoQuery(BaseModel):
+    """The query of a route that takes no query parameters: any parameter is a 400."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(slots=True)
@@ -25,8 +32,9 @@ class AdminRequest:
     gateway: Gateway
     actor: AdminCredential | None  # None only on routes with auth=False
     params: dict[str, str]
-    query: dict[str, str]
+    query: Any  # the route's query model, validated (NoQuery when it takes none)
     body: bytes
+    body_required: bool = True  # the route's: an absent body is a 400
 
     @property
     def identity(self) -> IdentityService:
@@ -39,12 +47,14 @@ class AdminRequest:
         return f"admin:{self.actor.name}" if self.actor else "admin:anonymous"
 
     def parse(self, model: type[Any]) -> Any:
+        """The body as ``model``, strictly typed (``true`` is not a number, ``"5"`` is not
+        an integer); an absent body is ``{}`` unless the route requires one."""
+        if not self.body.strip() and self.body_required:
+            raise BadRequest("This request needs a JSON body.", code="missing_body")
         try:
-            return model.model_validate_json(self.body or b"{}")
+            return model.model_validate_json(self.body or b"{}", strict=True)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            raise BadRequest(f"Invalid body at '{where}': {first.get('msg', '')}") from exc
+            raise BadRequest(f"Invalid body at {_where(exc)}", code="invalid_body") from exc
 
     def require_super(self) -> None:
         if self.actor is not None and self.actor.team is not None:
@@ -53,6 +63,23 @@ class AdminRequest:
     def check_team(self, team: str | None) -> None:
         if self.actor is not None and self.actor.team is not None and team != self.actor.team:
             raise NotFound("No such key.", code="key_not_found")  # no oracle across teams
+
+
+def _where(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"'{where}': {first.get('msg', '')}"
+
+
+def parse_query(model: type[BaseModel], pairs: list[tuple[str, str]]) -> BaseModel:
+    """Query parameters as ``model``: unknown, repeated or ill-typed ones are a 400."""
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise BadRequest("A query parameter is repeated.", code="invalid_query")
+    try:
+        return model.model_validate(dict(pairs))
+    except ValidationError as exc:
+        raise BadRequest(f"Invalid query parameter {_where(exc)}", code="invalid_query") from exc
 
 
 Reply = tuple[int, Any]
@@ -68,6 +95,18 @@ class Route:
     body: type[BaseModel] | None = None
     auth: bool = True
     responses: dict[int, str] = field(default_factory=lambda: {200: "OK"})
+    query: type[BaseModel] = NoQuery
+    body_required: bool = True  # a body model whose every field has a default may be omitted
+
+
+class KeysQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    team: Name | None = Field(None, description="Only this team's keys (a team admin: its own).")
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    after: int = Field(0, ge=0, le=2**62, description="Entries after this sequence number.")
 
 
 class RotateBody(BaseModel):
@@ -111,7 +150,7 @@ async def _metrics(request: AdminRequest) -> Reply:
 
 async def _list_keys(request: AdminRequest) -> Reply:
     team = request.actor.team if request.actor else None
-    team = team or request.query.get("team")
+    team = team or request.query.team
     records = await request.identity.store.list_keys(team=team)
     now = request.gateway.clock.now()
     return 200, {"data": [key_view(r, now) for r in records]}
@@ -119,11 +158,12 @@ async def _list_keys(request: AdminRequest) -> Reply:
 
 async def _create_key(request: AdminRequest) -> Reply:
     spec: KeySpec = request.parse(KeySpec)
+    service = request.identity
     if request.actor is not None and request.actor.team is not None:
         if spec.team not in (None, request.actor.team):
             raise Forbidden("A team admin creates keys for its own team only.", code="admin_scope")
         spec = spec.model_copy(update={"team": request.actor.team})
-    service = request.identity
+        await check_grantable(request.gateway, service.store, request.actor.team, spec)
     record, issued = await service.store.create_key(spec, actor=request.who)
     await service.cache.refresh("key", record.public_id)
     view = key_view(record, request.gateway.clock.now())
@@ -208,7 +248,7 @@ async def _delete_role(request: AdminRequest) -> Reply:
 
 async def _audit(request: AdminRequest) -> Reply:
     request.require_super()
-    after = int(request.query.get("after", "0") or 0)
+    after = request.query.after
     return 200, {"data": await request.identity.store.audit_trail(after=after, limit=500)}
 
 
@@ -239,7 +279,13 @@ ROUTES: list[Route] = [
     ),
     Route("GET", "/openapi.json", _openapi, "This API's OpenAPI 3.1 document.", auth=False),
     Route("GET", "/metrics", _metrics, "Prometheus metrics (if enabled).", auth=False),
-    Route("GET", "/v1/keys", _list_keys, "List API keys (a team admin sees its team's)."),
+    Route(
+        "GET",
+        "/v1/keys",
+        _list_keys,
+        "List API keys (a team admin sees its team's).",
+        query=KeysQuery,
+    ),
     Route(
         "POST",
         "/v1/keys",
@@ -255,6 +301,7 @@ ROUTES: list[Route] = [
         _rotate_key,
         "New secret; old one works for the grace.",
         body=RotateBody,
+        body_required=False,
     ),
     Route("POST", "/v1/keys/{id}/revoke", _revoke_key, "Revoke a key, on every instance."),
     Route("GET", "/v1/teams", _list_teams, "List teams."),
@@ -263,7 +310,7 @@ ROUTES: list[Route] = [
     Route("GET", "/v1/roles", _list_roles, "List roles (built-in and stored)."),
     Route("POST", "/v1/roles", _put_role, "Create or replace a role.", body=RoleRecord),
     Route("DELETE", "/v1/roles/{name}", _delete_role, "Delete a role."),
-    Route("GET", "/v1/audit", _audit, "Admin changes: who did what, when."),
+    Route("GET", "/v1/audit", _audit, "Admin changes: who did what, when.", query=AuditQuery),
     Route("GET", "/v1/instances", _instances, "Gateway instances alive on the shared backend."),
 ]
 
