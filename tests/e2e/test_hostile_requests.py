@@ -365,3 +365,23 @@ async def test_admin_with_its_store_down_answers_503(
         await storage.drop_namespace()
         await storage.close()
         proxy.stop()
+
+
+# -- parts floods ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [16_000, 100_000])
+def test_a_flood_of_tiny_parts_is_refused(site: Site, count: int) -> None:
+    key = site.key(roles=["user"])
+    parts = [{"type": "text", "text": "a"}] * count
+    body = {"model": "basic", "messages": [{"role": "user", "content": parts}]}
+    reply = httpx.post(
+        f"{site.proxy.url}/v1/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] == "too_many_parts"
+    health = httpx.get(f"{site.proxy.url}/healthz", timeout=10)
+    assert health.status_code == 200

@@ -79,6 +79,13 @@ class LimitsConfig(_Strict):
     )
     max_json_depth: int = Field(64, ge=4, le=512, description="Deepest JSON nesting accepted.")
     max_messages: int = Field(4096, ge=1, le=1_000_000, description="Most messages in a request.")
+    max_parts: int = Field(
+        8192,
+        ge=1,
+        le=1_000_000,
+        description="Most text parts in a request (contents, names, tool descriptions): "
+        "parsing stops with a 400 past it.",
+    )
     max_response_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="Largest upstream body."
     )

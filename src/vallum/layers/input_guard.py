@@ -49,6 +49,10 @@ _MESSAGES = {
     "pii": "The request was blocked: it contains personal data.",
 }
 _REPLACING = {"redact": Operator.REDACT, "pseudonymise": Operator.PSEUDONYMISE}
+# Each part costs a fixed overhead on top of its length (normalising, model features, one
+# pass per detector): measured at about what 300 characters of text cost, so many tiny parts
+# weigh as much as one long text when deciding whether to scan off the event loop.
+PART_COST_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +133,8 @@ class InputGuard(Layer[InputGuardConfig]):
         if request is None or not request.parts:
             return None
         parts = list(request.parts)
-        if sum(len(part.text) for part in parts) > self.config.offload_chars:
+        work = sum(len(part.text) for part in parts) + PART_COST_CHARS * len(parts)
+        if work > self.config.offload_chars:
             scans = await asyncio.to_thread(self._scan_parts, parts)
         else:
             scans = self._scan_parts(parts)

@@ -140,6 +140,13 @@ class ValidateConfig(LayerConfig):
     max_text_chars: int = Field(
         2_000_000, ge=1, le=100_000_000, description="Most characters of text in one request."
     )
+    max_parts: int = Field(
+        2048,
+        ge=1,
+        le=1_000_000,
+        description="Most text parts in one request (each is scanned on its own, so the "
+        "scanning cost grows with their number, not only their length).",
+    )
     require_max_tokens: bool = Field(
         False, description="Refuse generation requests that do not bound their output."
     )
@@ -223,6 +230,10 @@ class Validate(Layer[ValidateConfig]):
                 f"At most {config.max_messages} messages are allowed.",
                 "too_many_messages",
                 "messages",
+            )
+        if len(request.parts) > config.max_parts:
+            return _deny(
+                f"At most {config.max_parts} text parts are allowed.", "too_many_parts", None
             )
         if sum(len(part.text) for part in request.parts) > config.max_text_chars:
             return _deny("The request holds too much text.", "context_too_large", None)

@@ -72,6 +72,19 @@ class NormalizedRequest:
     tools: list[dict[str, Any]] = field(default_factory=list)
     message_count: int = 0
     dirty: bool = False  # a layer changed the body (the upstream always gets it re-encoded)
+    max_parts: int | None = None  # the parser refuses a request with more text parts
+
+    def add_part(self, part: TextPart) -> None:
+        """Add one text part found by the parser; past ``max_parts`` the request is refused
+        at once, so a flood of tiny parts costs no more parsing than the cap allows."""
+        if self.max_parts is not None and len(self.parts) >= self.max_parts:
+            from vallum.errors import BadRequest
+
+            raise BadRequest(
+                f"The request has more than {self.max_parts} text parts.",
+                code="too_many_parts",
+            )
+        self.parts.append(part)
 
     def replace_text(self, part: TextPart, text: str) -> None:
         """Replace one text part in the body (e.g. redaction) and mark the body dirty."""

@@ -29,7 +29,8 @@ _ROLES = {"user": Source.USER, "assistant": Source.ASSISTANT}
 _SKIPPED_BLOCKS = frozenset({"image", "thinking", "redacted_thinking", "server_tool_use"})
 
 
-def normalize_request(body: dict[str, Any]) -> NormalizedRequest:
+def normalize_request(body: dict[str, Any], *, max_parts: int | None = None) -> NormalizedRequest:
+    """Parse an Anthropic body once; past ``max_parts`` text parts it is a 400."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("model: Field required", code="missing_required_parameter", param="model")
@@ -39,10 +40,11 @@ def normalize_request(body: dict[str, Any]) -> NormalizedRequest:
         model=model,
         stream=optional_bool(body, "stream"),
         body=body,
+        max_parts=max_parts,
     )
     system = body.get("system")
     if isinstance(system, str):
-        request.parts.append(TextPart(system, Source.SYSTEM, ("system",), None))
+        request.add_part(TextPart(system, Source.SYSTEM, ("system",), None))
     elif system is not None:
         _blocks(request, system, Source.SYSTEM, ("system",), None)
     messages = expect_list(body.get("messages"), "messages", allow_empty=False)
@@ -60,7 +62,7 @@ def normalize_request(body: dict[str, Any]) -> NormalizedRequest:
         content = message.get("content")
         path: tuple[str | int, ...] = ("messages", index, "content")
         if isinstance(content, str):
-            request.parts.append(TextPart(content, source, path, index))
+            request.add_part(TextPart(content, source, path, index))
         else:
             _blocks(request, content, source, path, index)
     for tool_index, raw in enumerate(optional_list(body.get("tools"), "tools")):
@@ -75,7 +77,7 @@ def _tool_text(request: NormalizedRequest, tool: dict[str, Any], index: int) -> 
     for key in ("name", "description"):
         text = optional_str(tool.get(key), f"tools.{index}.{key}")
         if text:
-            request.parts.append(TextPart(text, Source.SYSTEM, ("tools", index, key), None))
+            request.add_part(TextPart(text, Source.SYSTEM, ("tools", index, key), None))
 
 
 def _blocks(
@@ -92,7 +94,7 @@ def _blocks(
         block_path = (*path, block_index)
         if kind == "text":
             text = expect_str(block.get("text"), f"{param}.{block_index}.text")
-            request.parts.append(TextPart(text, source, (*block_path, "text"), message_index))
+            request.add_part(TextPart(text, source, (*block_path, "text"), message_index))
         elif kind == "tool_result":
             _tool_result(request, block, block_path, message_index)
         elif kind == "document":
@@ -115,9 +117,7 @@ def _tool_result(
 ) -> None:
     content = block.get("content")
     if isinstance(content, str):
-        request.parts.append(
-            TextPart(content, Source.TOOL_RESULT, (*path, "content"), message_index)
-        )
+        request.add_part(TextPart(content, Source.TOOL_RESULT, (*path, "content"), message_index))
     elif content is not None:
         _blocks(request, content, Source.TOOL_RESULT, (*path, "content"), message_index)
 
@@ -132,7 +132,7 @@ def _document(
     source = expect_dict(block.get("source"), param)
     kind = optional_str(source.get("type"), f"{param}.type")
     if kind == "text" and isinstance(source.get("data"), str):
-        request.parts.append(
+        request.add_part(
             TextPart(source["data"], Source.DOCUMENT, (*path, "source", "data"), message_index)
         )
     elif kind == "content":

@@ -37,8 +37,12 @@ _TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text", "refusal"})
 _MEDIA_PART_TYPES = frozenset({"image_url", "input_audio", "file", "input_image", "input_file"})
 
 
-def normalize_request(endpoint: Endpoint, body: dict[str, Any]) -> NormalizedRequest:
-    """Parse an OpenAI body once; malformed shapes raise BadRequest and never reach the model."""
+def normalize_request(
+    endpoint: Endpoint, body: dict[str, Any], *, max_parts: int | None = None
+) -> NormalizedRequest:
+    """Parse an OpenAI body once; malformed shapes raise BadRequest and never reach the model.
+
+    Parsing stops with a 400 at the ``max_parts``-th text part beyond the cap."""
     model = expect_str(body.get("model"), "model") if "model" in body else None
     if model is None or not model:
         raise BadRequest("'model' is required.", code="missing_required_parameter", param="model")
@@ -48,6 +52,7 @@ def normalize_request(endpoint: Endpoint, body: dict[str, Any]) -> NormalizedReq
         model=model,
         stream=optional_bool(body, "stream"),
         body=body,
+        max_parts=max_parts,
     )
     if endpoint is Endpoint.CHAT:
         _chat(request, body)
@@ -91,7 +96,7 @@ def _name(
     """A ``name`` the client chose goes upstream as text too: it is scanned like its turn."""
     name = optional_str(holder.get("name"), _param((*path, "name")))
     if name:
-        request.parts.append(TextPart(name, source, (*path, "name"), message_index))
+        request.add_part(TextPart(name, source, (*path, "name"), message_index))
 
 
 def _tools(request: NormalizedRequest, body: dict[str, Any], inner: tuple[str, ...]) -> None:
@@ -115,7 +120,7 @@ def _tools(request: NormalizedRequest, body: dict[str, Any], inner: tuple[str, .
         _name(request, holder, Source.SYSTEM, path, None)
         description = optional_str(holder.get("description"), _param((*path, "description")))
         if description:
-            request.parts.append(TextPart(description, Source.SYSTEM, (*path, "description"), None))
+            request.add_part(TextPart(description, Source.SYSTEM, (*path, "description"), None))
 
 
 def _content(
@@ -129,7 +134,7 @@ def _content(
     if content is None:
         return
     if isinstance(content, str):
-        request.parts.append(TextPart(content, source, path, message_index))
+        request.add_part(TextPart(content, source, path, message_index))
         return
     for part_index, raw in enumerate(expect_list(content, param)):
         part = expect_dict(raw, f"{param}[{part_index}]")
@@ -137,7 +142,7 @@ def _content(
         if kind in _TEXT_PART_TYPES:
             key = "refusal" if kind == "refusal" else "text"
             text = expect_str(part.get(key), f"{param}[{part_index}].{key}")
-            request.parts.append(TextPart(text, source, (*path, part_index, key), message_index))
+            request.add_part(TextPart(text, source, (*path, part_index, key), message_index))
         elif kind not in _MEDIA_PART_TYPES:
             raise BadRequest(
                 f"'{param}[{part_index}].type' is not a supported content part type.",
@@ -153,7 +158,7 @@ def _tool_call(
     function = expect_dict(call.get("function"), _param((*path, "function")))
     arguments = function.get("arguments", "")
     arg_path = (*path, "function", "arguments")
-    request.parts.append(
+    request.add_part(
         TextPart(expect_str(arguments, _param(arg_path)), Source.TOOL_CALL, arg_path, message_index)
     )
 
@@ -161,25 +166,25 @@ def _tool_call(
 def _prompt(request: NormalizedRequest, body: dict[str, Any]) -> None:
     prompt = body.get("prompt")
     if isinstance(prompt, str):
-        request.parts.append(TextPart(prompt, Source.USER, ("prompt",), 0))
+        request.add_part(TextPart(prompt, Source.USER, ("prompt",), 0))
     else:
         for index, item in enumerate(expect_list(prompt, "prompt", allow_empty=False)):
             text = expect_str(item, f"prompt[{index}]")
-            request.parts.append(TextPart(text, Source.USER, ("prompt", index), index))
+            request.add_part(TextPart(text, Source.USER, ("prompt", index), index))
     request.message_count = max(1, len(request.parts))
 
 
 def _embedding_input(request: NormalizedRequest, body: dict[str, Any]) -> None:
     data = body.get("input")
     if isinstance(data, str):
-        request.parts.append(TextPart(data, Source.EMBEDDING_INPUT, ("input",), 0))
+        request.add_part(TextPart(data, Source.EMBEDDING_INPUT, ("input",), 0))
         request.message_count = 1
         return
     items = expect_list(data, "input", allow_empty=False)
     request.message_count = len(items)
     for index, item in enumerate(items):
         if isinstance(item, str):
-            request.parts.append(TextPart(item, Source.EMBEDDING_INPUT, ("input", index), index))
+            request.add_part(TextPart(item, Source.EMBEDDING_INPUT, ("input", index), index))
         elif isinstance(item, int) and not isinstance(item, bool):
             continue  # a token id: no text to scan
         elif isinstance(item, list) and all(
@@ -198,10 +203,10 @@ def _responses_input(request: NormalizedRequest, body: dict[str, Any]) -> None:
     instructions = body.get("instructions")
     if instructions is not None:
         text = expect_str(instructions, "instructions")
-        request.parts.append(TextPart(text, Source.SYSTEM, ("instructions",), None))
+        request.add_part(TextPart(text, Source.SYSTEM, ("instructions",), None))
     data = body.get("input")
     if isinstance(data, str):
-        request.parts.append(TextPart(data, Source.USER, ("input",), 0))
+        request.add_part(TextPart(data, Source.USER, ("input",), 0))
         request.message_count = 1
     else:
         items = expect_list(data, "input", allow_empty=False)
@@ -226,10 +231,10 @@ def _responses_item(request: NormalizedRequest, item: dict[str, Any], index: int
         _content(request, item.get("content"), source, (*path, "content"), index)
     elif kind == "function_call_output":
         output = expect_str(item.get("output"), f"input[{index}].output")
-        request.parts.append(TextPart(output, Source.TOOL_RESULT, (*path, "output"), index))
+        request.add_part(TextPart(output, Source.TOOL_RESULT, (*path, "output"), index))
     elif kind == "function_call":
         arguments = expect_str(item.get("arguments", ""), f"input[{index}].arguments")
-        request.parts.append(TextPart(arguments, Source.TOOL_CALL, (*path, "arguments"), index))
+        request.add_part(TextPart(arguments, Source.TOOL_CALL, (*path, "arguments"), index))
     elif kind not in ("reasoning", "item_reference"):
         raise BadRequest(
             f"'input[{index}].type' is not a supported input item type.",

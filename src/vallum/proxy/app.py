@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -21,7 +22,7 @@ from vallum.errors import (
     VallumError,
 )
 from vallum.gateway import Gateway
-from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
+from vallum.pipeline.exchange import Endpoint, Exchange, NormalizedRequest, WireFormat
 from vallum.pipeline.layer import Deny, Outcome
 from vallum.proxy.body import ClientGone, decode_json, read_body
 from vallum.proxy.forward import Forwarder, Responder
@@ -40,6 +41,9 @@ Send = Callable[[Message], Awaitable[None]]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _IDS_PER_DRAW = 256
 _INTERNAL = Deny(500, "internal_error", "The gateway failed to handle the request.", "api_error")
+# Bodies larger than this are decoded and parsed in a worker thread: a flood of tiny parts
+# costs parse time per part, and the event loop must not stall on it.
+_PARSE_ON_LOOP_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +166,11 @@ class GatewayApp:
             return
         if spec.method == "POST":
             body = await read_body(receive, exchange.headers, self.limits)
-            data = decode_json(
-                body, exchange.headers.get("content-type"), self.limits.max_json_depth
-            )
-            exchange.request = _normalize(spec, data)
+            content_type = exchange.headers.get("content-type")
+            if len(body) > _PARSE_ON_LOOP_BYTES:
+                exchange.request = await asyncio.to_thread(self._parse, spec, body, content_type)
+            else:
+                exchange.request = self._parse(spec, body, content_type)
             check_identifiers(exchange.request)
             if exchange.request.message_count > self.limits.max_messages:
                 raise RequestRejected(
@@ -179,6 +184,10 @@ class GatewayApp:
             await responder.json(200, self.forwarder.models_body(exchange))
             return
         await self.forwarder.forward(exchange, receive, responder)
+
+    def _parse(self, spec: _RouteSpec, body: bytes, content_type: str | None) -> NormalizedRequest:
+        data = decode_json(body, content_type, self.limits.max_json_depth)
+        return _normalize(spec, data, self.limits.max_parts)
 
     async def _refuse_or_deny(self, exchange: Exchange, deny: Deny, responder: Responder) -> None:
         """A policy may ask for a block to be answered as a 200 refusal (``content_filter``)."""
@@ -288,11 +297,11 @@ def _headers(scope: Scope) -> tuple[dict[str, str], int]:
     return headers, size
 
 
-def _normalize(spec: _RouteSpec, data: dict[str, Any]) -> Any:
+def _normalize(spec: _RouteSpec, data: dict[str, Any], max_parts: int) -> NormalizedRequest:
     if spec.wire is WireFormat.ANTHROPIC:
         from vallum.providers import anthropic
 
-        return anthropic.normalize_request(data)
+        return anthropic.normalize_request(data, max_parts=max_parts)
     from vallum.providers import openai
 
-    return openai.normalize_request(spec.endpoint, data)
+    return openai.normalize_request(spec.endpoint, data, max_parts=max_parts)

@@ -340,3 +340,26 @@ async def test_the_uncertain_band_is_flagged_not_blocked() -> None:
     guard = InputGuard(InputGuardConfig.model_validate(off), context)
     exchange = _exchange([user("Please summarise the attached meeting notes.")])
     assert await _run(guard, exchange) is None and exchange.findings == []
+
+
+async def test_many_tiny_parts_are_scanned_off_the_event_loop(
+    guards: dict[str, InputGuard], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 200 one-character parts: few characters, but each part costs a scan of its own
+    import threading
+
+    guard = guards["default"]
+    threads: list[threading.Thread] = []
+    scan = guard._scan_parts
+
+    def spy(parts: Any) -> Any:
+        threads.append(threading.current_thread())
+        return scan(parts)
+
+    monkeypatch.setattr(guard, "_scan_parts", spy)
+    exchange = _exchange([{"role": "user", "content": [{"type": "text", "text": "a"}] * 200}])
+    assert await _run(guard, exchange) is None
+    assert threads and threads[0] is not threading.main_thread()
+    threads.clear()
+    assert await _run(guard, _exchange([user("one short part")])) is None
+    assert threads == [threading.main_thread()]  # small work stays on the loop

@@ -177,3 +177,10 @@ def test_response_parts_and_usage() -> None:
 def test_malformed_upstream_answer_is_an_upstream_error(content: Any) -> None:
     with pytest.raises(UpstreamError):
         response_parts({"content": content})
+
+
+def test_parsing_stops_at_max_parts() -> None:
+    blocks = [{"type": "text", "text": "a"}] * 10_000
+    with pytest.raises(BadRequest) as caught:
+        normalize_request(body(messages=[{"role": "user", "content": blocks}]), max_parts=16)
+    assert caught.value.code == "too_many_parts"

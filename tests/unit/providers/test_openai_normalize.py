@@ -298,3 +298,13 @@ def test_response_usage() -> None:
     assert response_usage({}) is None
     assert response_usage({"usage": "x"}) is None
     assert response_usage({"usage": {"prompt_tokens": "3"}}) is None
+
+
+def test_parsing_stops_at_max_parts() -> None:
+    parts = [{"type": "text", "text": "a"}] * 100_000
+    body = {"model": "m", "messages": [{"role": "user", "content": parts}]}
+    with pytest.raises(BadRequest) as caught:
+        normalize_request(Endpoint.CHAT, body, max_parts=64)
+    assert caught.value.code == "too_many_parts"
+    within = {"model": "m", "messages": [{"role": "user", "content": parts[:64]}]}
+    assert len(normalize_request(Endpoint.CHAT, within, max_parts=64).parts) == 64
