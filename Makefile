@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 LINT_PATHS := src tests $(wildcard bench)
 
-.PHONY: install run test lint bench soak fmt clean train
+.PHONY: install run test lint bench soak fmt clean train fuzz
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Long fuzzing runs: FUZZ_EXAMPLES examples per fuzz test (CI runs a small fixed budget).
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	VALLUM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -p no:logging $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
