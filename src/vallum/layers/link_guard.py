@@ -23,7 +23,6 @@ from vallum.pipeline.layer import (
     Layer,
     LayerConfig,
     LayerContext,
-    Outcome,
     ResponseMode,
     ResponseView,
     StreamEdit,
@@ -79,6 +78,13 @@ class _Link:
     label: str = ""
 
 
+@dataclass(slots=True)
+class _Call:
+    """Per-call state: the provenance index of the request's text (None: nothing to trace)."""
+
+    index: ValueIndex | None = None
+
+
 class LinkGuard(Layer[LinkGuardConfig]):
     """Checks every link of a reply against the hosts the request's turns mention."""
 
@@ -88,7 +94,6 @@ class LinkGuard(Layer[LinkGuardConfig]):
 
     def __init__(self, config: LinkGuardConfig, context: LayerContext) -> None:
         super().__init__(config, context)
-        self._indexes: dict[str, ValueIndex] = {}
         self._key = os.urandom(16)
 
     async def on_request(self, exchange: Exchange) -> Deny | None:
@@ -103,11 +108,11 @@ class LinkGuard(Layer[LinkGuardConfig]):
             self.config.trusted_hosts,
         )
         if index.has_untrusted or self.config.hold_unseen:
-            self._indexes[exchange.request_id] = index
+            self._call(exchange).index = index
         return None
 
     async def on_response(self, exchange: Exchange, response: ResponseView) -> Deny | None:
-        index = self._indexes.get(exchange.request_id)
+        index = self._call(exchange).index
         if index is None:
             return None
         for part in list(response.parts):
@@ -118,7 +123,7 @@ class LinkGuard(Layer[LinkGuardConfig]):
         return None
 
     async def on_chunk(self, exchange: Exchange, window: StreamWindow) -> StreamEdit | None:
-        index = self._indexes.get(exchange.request_id)
+        index = self._call(exchange).index
         if index is None:
             return None
         cut = self._pending(window.text)
@@ -126,13 +131,18 @@ class LinkGuard(Layer[LinkGuardConfig]):
         return StreamEdit(text=released + window.text[cut:], hold_from=len(released))
 
     async def on_stream_end(self, exchange: Exchange, window: StreamWindow) -> StreamEdit | None:
-        index = self._indexes.get(exchange.request_id)
+        index = self._call(exchange).index
         if index is None:
             return None
         return StreamEdit(text=self._edit(exchange, index, window.text))
 
-    async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
-        self._indexes.pop(exchange.request_id, None)
+    def begin(self, exchange: Exchange) -> _Call:
+        """This call's provenance index, set by on_request (the pipeline drops it)."""
+        return _Call()
+
+    def _call(self, exchange: Exchange) -> _Call:
+        call: _Call = self.call_state(exchange)
+        return call
 
     def _pending(self, text: str) -> int:
         """Where a link that may still grow begins (the end of ``text`` if none)."""

@@ -31,7 +31,6 @@ from vallum.pipeline.layer import (
     Layer,
     LayerConfig,
     LayerContext,
-    Outcome,
     ResponseMode,
     ResponseView,
     StreamEdit,
@@ -153,23 +152,19 @@ class OutputFilter(Layer[OutputFilterConfig]):
             scan_every=config.scan_every,
         )
         self.content = ContentCheck(config.content_config) if config.content != "off" else None
-        self._streams: dict[str, _State] = {}
 
     @property
     def lookbehind(self) -> int:
         return self.config.lookbehind
 
-    def _state(self, exchange: Exchange) -> _State:
-        state = self._streams.get(exchange.request_id)
-        if state is None:
-            state = (
-                OperatorState(self.key),
-                {},
-                self._restorer(exchange),
-                self._system_grams(exchange),
-            )
-            self._streams[exchange.request_id] = state
-        return state
+    def begin(self, exchange: Exchange) -> _State:
+        """A stream's state, made on its first window (the pipeline drops it at the end)."""
+        return (
+            OperatorState(self.key),
+            {},
+            self._restorer(exchange),
+            self._system_grams(exchange),
+        )
 
     def _restorer(self, exchange: Exchange) -> Restorer:
         pseudonyms = exchange.pseudonyms if self.config.restore_pseudonyms else {}
@@ -201,11 +196,9 @@ class OutputFilter(Layer[OutputFilterConfig]):
     async def on_stream_end(self, exchange: Exchange, window: StreamWindow) -> StreamEdit | None:
         return self._window(exchange, window, final=True)
 
-    async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
-        self._streams.pop(exchange.request_id, None)
-
     def _window(self, exchange: Exchange, window: StreamWindow, final: bool) -> StreamEdit:
-        operators, channels, restorer, grams = self._state(exchange)
+        state: _State = self.call_state(exchange)
+        operators, channels, restorer, grams = state
         channel = channels.setdefault(window.channel, ChannelState())
         if not final and not self.scanner.due(window.text, channel, restorer.longest):
             return _HOLD  # nothing released now, so the leak check can wait for the scan

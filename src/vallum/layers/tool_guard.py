@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
@@ -23,7 +24,6 @@ from vallum.pipeline.layer import (
     Layer,
     LayerConfig,
     LayerContext,
-    Outcome,
     ResponseMode,
     ResponseView,
     StreamEdit,
@@ -104,6 +104,13 @@ def _matcher(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("(?:" + "|".join(parts) + r")\Z")
 
 
+@dataclass(slots=True)
+class _Call:
+    """Per-call state: the provenance index of the request's text (None: nothing to trace)."""
+
+    index: ValueIndex | None = None
+
+
 class ToolGuard(Layer[ToolGuardConfig]):
     """Traces each tool call's values to the request turns that supplied them."""
 
@@ -114,7 +121,6 @@ class ToolGuard(Layer[ToolGuardConfig]):
 
     def __init__(self, config: ToolGuardConfig, context: LayerContext) -> None:
         super().__init__(config, context)
-        self._indexes: dict[str, ValueIndex] = {}
         self._kinds = frozenset(config.kinds)
         self._exempt = _matcher(config.exempt_tools) if config.exempt_tools else None
         self._key = os.urandom(16)  # findings carry keyed digests, never the values
@@ -129,7 +135,7 @@ class ToolGuard(Layer[ToolGuardConfig]):
         if not self.config.hold_unseen and not any(p.source in _UNTRUSTED for p in request.parts):
             return None  # nothing untrusted: no value can come only from there
         # Built now, before any later layer (spotlight) rewrites the untrusted text.
-        self._indexes[exchange.request_id] = ValueIndex.build(
+        self._call(exchange).index = ValueIndex.build(
             (p.text for p in request.parts if p.source in _TRUSTED),
             (p.text for p in request.parts if p.source in _UNTRUSTED),
             self.config.trusted_hosts,
@@ -155,7 +161,7 @@ class ToolGuard(Layer[ToolGuardConfig]):
         if not self._allowed(exchange, window.tool_name or ""):
             self._note(exchange, "tool_not_allowed", window.tool_name or "", "")
             return StreamEdit(terminate=_NOT_ALLOWED)
-        if exchange.request_id not in self._indexes:
+        if self._call(exchange).index is None:
             return None  # no provenance to trace: the arguments need not wait
         return _HOLD  # arguments wait until the call is complete
 
@@ -165,8 +171,13 @@ class ToolGuard(Layer[ToolGuardConfig]):
         reason = self._hold(exchange, window.tool_name or "", window.text)
         return None if reason is None else StreamEdit(terminate=reason)
 
-    async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
-        self._indexes.pop(exchange.request_id, None)
+    def begin(self, exchange: Exchange) -> _Call:
+        """This call's provenance index, set by on_request (the pipeline drops it)."""
+        return _Call()
+
+    def _call(self, exchange: Exchange) -> _Call:
+        call: _Call = self.call_state(exchange)
+        return call
 
     @property
     def _refusal(self) -> str:
@@ -179,7 +190,7 @@ class ToolGuard(Layer[ToolGuardConfig]):
             return _NOT_ALLOWED
         if self._exempt is not None and self._exempt.match(name):
             return None
-        index = self._indexes.get(exchange.request_id)
+        index = self._call(exchange).index
         if index is None or not (index.has_untrusted or self.config.hold_unseen):
             return None
         held = False

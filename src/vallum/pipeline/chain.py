@@ -144,11 +144,15 @@ class Pipeline:
         return StreamEdit(text=text, hold_from=hold_from)
 
     async def on_complete(self, exchange: Exchange, outcome: Outcome) -> None:
-        for layer in self.complete_layers:
-            try:
-                await layer.on_complete(exchange, outcome)
-            except Exception:
-                log.exception(
-                    "on_complete failed",
-                    extra={"layer": layer.name, "request_id": exchange.request_id},
-                )
+        """The last phase; afterwards every layer's per-call state is dropped."""
+        try:
+            for layer in self.complete_layers:
+                try:
+                    await layer.on_complete(exchange, outcome)
+                except Exception:
+                    log.exception(
+                        "on_complete failed",
+                        extra={"layer": layer.name, "request_id": exchange.request_id},
+                    )
+        finally:
+            exchange.layer_states.clear()

@@ -162,6 +162,9 @@ class Exchange:
     completion_chars: int | None = None
     # typed data layers publish for the gateway and later layers (see pipeline.attachments)
     attachments: dict[Attachment[Any], Any] = field(default_factory=dict)
+    # each layer's own state for this call, by layer (Layer.begin / call_state); the
+    # pipeline drops it after on_complete
+    layer_states: dict[object, Any] = field(default_factory=dict)
 
     def attach(self, key: Attachment[T], value: T) -> None:
         self.attachments[key] = value

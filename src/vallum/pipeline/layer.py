@@ -187,6 +187,22 @@ class Layer(Generic[C]):
     def fail_open(self) -> bool:
         return self.config.on_error == "open"
 
+    def begin(self, exchange: Exchange) -> Any:
+        """This layer's state for one call (e.g. a stream's scanners), made by the pipeline
+        the first time a hook asks for it (``call_state``) and dropped after ``on_complete``.
+
+        State kept here belongs to this exchange alone: it is never found by a key the
+        client can influence (a request id), so two calls can never share it.
+        """
+        return None
+
+    def call_state(self, exchange: Exchange) -> Any:
+        """This layer's per-call state for ``exchange`` (see ``begin``)."""
+        states = exchange.layer_states
+        if self not in states:
+            states[self] = self.begin(exchange)
+        return states[self]
+
     async def start(self) -> None:
         """Called once when the gateway starts (open connections, warm caches)."""
 

@@ -385,3 +385,38 @@ def test_streamed_restore_equals_buffered_for_every_split(
         assert (placeholder in text) == (original in streamed)
     for value in _VALUES[1:4]:
         assert value not in streamed
+
+
+def _text(out: bytes) -> str:
+    text = ""
+    for line in out.split(b"\n"):
+        if line.startswith(b"data: {"):
+            for choice in orjson.loads(line[6:]).get("choices", []):
+                text += choice.get("delta", {}).get("content") or ""
+    return text
+
+
+def test_concurrent_streams_never_share_state_even_with_one_request_id() -> None:
+    # A trusted proxy may pass the client's x-request-id through: two calls can carry the
+    # same id. Per-stream state belongs to the exchange, so B never restores A's originals.
+    layer = _layer(lookbehind=64)
+    text = "Hi Alex Smith, " + "and so on " * 20 + "bye Alex Smith."
+    end = b'data: {"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+
+    async def run() -> tuple[str, str]:
+        first, second = _pseudonymised(text), _exchange()
+        assert first.request_id == second.request_id
+        pipeline = Pipeline([layer], FakeClock())
+        one = StreamProcessor(first, pipeline, OpenAIChatCodec())
+        two = StreamProcessor(second, pipeline, OpenAIChatCodec())
+        out_one, out_two = b"", b""
+        for piece in (text[:20], text[20:]):
+            out_one += await one.feed(_sse(piece))
+            out_two += await two.feed(_sse(piece))
+        out_one += await one.feed(end) + await one.close()
+        out_two += await two.feed(end) + await two.close()
+        return _text(out_one), _text(out_two)
+
+    restored, untouched = asyncio.run(run())
+    assert restored.count("Maria Novakova") == 2
+    assert "Maria" not in untouched and untouched.count("[PERSON]") == 2  # redacted, not restored
