@@ -6,6 +6,7 @@
     ├── ConfigError                   bad YAML / settings, raised at start-up
     ├── StorageError                  a backend failed (wraps the driver's error)
     ├── DependencyMissingError        an optional extra is not installed
+    ├── ServiceUnavailable            a layer used a service it did not declare (a bug)
     ├── RequestRejected               the request is refused (4xx), by parsing or by a layer
     │   ├── BadRequest                400
     │   ├── Unauthenticated           401
@@ -38,6 +39,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "RequestRejected",
+    "ServiceUnavailable",
     "StorageError",
     "Unauthenticated",
     "Unprocessable",
@@ -88,6 +90,12 @@ class DependencyMissingError(VallumError):
     """An optional dependency is missing; the message names the pip extra."""
 
     default_code = "dependency_missing"
+
+
+class ServiceUnavailable(VallumError):
+    """A layer asked for a gateway service it did not declare in ``needs``, or none is lent."""
+
+    default_code = "service_unavailable"
 
 
 class RequestRejected(VallumError):

@@ -21,6 +21,7 @@ from vallum.proxy.health import HealthChecker
 from vallum.proxy.http_client import HttpClient
 from vallum.proxy.routing import ModelRouter
 from vallum.readiness import Readiness
+from vallum.services import Services
 from vallum.storage import Storage, redact_url
 from vallum.storage.instances import InstanceRegistry
 from vallum.storage.opening import open_with_retry
@@ -44,12 +45,13 @@ class Gateway:
         )
         self.router = ModelRouter(config, self.client, self.clock)
         self.health = HealthChecker(config, self.router)
-        context = LayerContext(clock=self.clock, gateway=self)
         layers: list[Layer[Any]] = []
         for layer_config in validate_layers(config.layers, source="layers"):
             cls = layer_class(layer_config.type)  # type: ignore[attr-defined]
             if cls is None:  # validate_layers has refused unknown names already
                 raise ConfigError(f"unknown layer {layer_config.type!r}")  # type: ignore[attr-defined]
+            services = Services(self, cls.needs, cls.name)
+            context = LayerContext(clock=self.clock, gateway=self, services=services)
             layers.append(cls(layer_config, context))
         self.pipeline = Pipeline(layers, self.clock)
         self._storage: Storage | None = None

@@ -12,9 +12,7 @@ from vallum.storage import Storage
 if TYPE_CHECKING:
     from vallum.gateway import Gateway
 
-__all__ = ["IDENTITY_LAYERS", "IdentityService", "open_identity"]
-
-IDENTITY_LAYERS = frozenset({"authn", "authz"})
+__all__ = ["IdentityService", "open_identity"]
 
 
 class IdentityService:
@@ -51,7 +49,10 @@ def open_identity(
 
 
 def wanted(gateway: Gateway) -> bool:
-    """Whether this gateway needs the identity service (an identity layer, or the admin API)."""
-    names = {layer.name for layer in gateway.pipeline.layers}
+    """Whether this gateway needs the identity service: a layer declares it, or the admin
+    API runs."""
+    from vallum.services import Need
+
+    declared = any(Need.IDENTITY in layer.needs for layer in gateway.pipeline.layers)
     admin = getattr(gateway.config, "admin", None)
-    return bool(names & IDENTITY_LAYERS) or bool(admin is not None and admin.enabled)
+    return declared or bool(admin is not None and admin.enabled)

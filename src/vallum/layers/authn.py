@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from vallum.errors import StorageError
+from vallum.errors import ServiceUnavailable, StorageError
 from vallum.identity.introspection import IntrospectionConfig, Introspector
 from vallum.identity.jwt import IssuerConfig, JwtVerifier, looks_like_jwt
 from vallum.identity.keys import KEY_PREFIX, KeyHasher, parse_key
@@ -24,6 +24,7 @@ from vallum.identity.records import KeyRecord
 from vallum.pipeline.exchange import Exchange, Finding
 from vallum.pipeline.layer import Deny, Layer, LayerConfig, LayerContext, ResponseMode
 from vallum.providers.base import UpstreamRequest
+from vallum.services import Need, Services
 
 __all__ = ["CREDENTIAL_HEADERS", "Authn", "AuthnConfig", "failure_counter_keys"]
 
@@ -93,6 +94,8 @@ class Authn(Layer[AuthnConfig]):
     Config: ClassVar[type[LayerConfig]] = AuthnConfig
     needs_body: ClassVar[bool] = False
     response_mode: ClassVar[ResponseMode] = ResponseMode.NONE
+    # keys and teams; JWKS and introspection over HTTP; failed-attempt counters (anomaly)
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.IDENTITY, Need.HTTP, Need.COUNTERS})
 
     def __init__(self, config: AuthnConfig, context: LayerContext) -> None:
         super().__init__(config, context)
@@ -108,6 +111,12 @@ class Authn(Layer[AuthnConfig]):
         if "introspection" in config.methods and config.introspection is not None:
             self._introspector = Introspector(config.introspection, self._post, context.clock)
 
+    def _services(self) -> Services:
+        services = self.context.services
+        if services is None:
+            raise ServiceUnavailable("authn runs without a gateway's services.")
+        return services
+
     async def start(self) -> None:
         if self._jwt is not None:
             await self._jwt.start()
@@ -119,8 +128,7 @@ class Authn(Layer[AuthnConfig]):
             await self._jwt.stop()
 
     async def _fetch(self, url: str) -> bytes:
-        client = self.context.gateway.client
-        response = await client.request(
+        response = await self._services().http.request(
             UpstreamRequest("GET", url, [("accept", "application/json")], b"")
         )
         if response.status != 200:
@@ -131,9 +139,7 @@ class Authn(Layer[AuthnConfig]):
     async def _post(
         self, url: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, bytes]:
-        response = await self.context.gateway.client.request(
-            UpstreamRequest("POST", url, headers, body)
-        )
+        response = await self._services().http.request(UpstreamRequest("POST", url, headers, body))
         return int(response.status), bytes(response.body)
 
     async def on_request(self, exchange: Exchange) -> Deny | None:
@@ -217,7 +223,8 @@ class Authn(Layer[AuthnConfig]):
     def _api_key(
         self, exchange: Exchange, credential: str
     ) -> tuple[Identity | None, str, str | None]:
-        service = self.context.gateway.identity if self.context.gateway is not None else None
+        services = self.context.services
+        service = services.identity if services is not None else None
         parsed = parse_key(credential)
         if parsed is None or service is None:
             return None, "malformed_key", None
@@ -253,8 +260,8 @@ class Authn(Layer[AuthnConfig]):
         memo = self._identities.get(record.public_id)
         if memo is not None and memo[0] == generation and memo[1] is record:
             return memo[2]
-        service = self.context.gateway.identity
-        team = service.cache.team(record.team) if record.team else None
+        service = self._services().identity
+        team = service.cache.team(record.team) if service and record.team else None
         roles = frozenset(record.roles) | frozenset(team.roles if team else ())
         quota = tuple(
             (name, float(value))
@@ -282,12 +289,12 @@ class Authn(Layer[AuthnConfig]):
         return identity
 
     async def _count_failure(self, client_ip: str, public_id: str | None) -> None:
-        gateway = self.context.gateway
-        if gateway is None or not gateway.started:
+        services = self.context.services
+        if services is None or not services.started:
             return
         try:
             for key in failure_counter_keys(client_ip, public_id):
-                await gateway.counters.counters.add(key, 1, window=self.config.failure_window)
+                await services.counters.counters.add(key, 1, window=self.config.failure_window)
         except StorageError:
             log.warning("failed-authentication counter not written")
 

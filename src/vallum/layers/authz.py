@@ -14,9 +14,11 @@ from pydantic import Field
 
 from vallum.identity.model import Grant, Identity, compile_patterns
 from vallum.identity.records import Name, Permission, RoleRecord, builtin_roles
+from vallum.identity.service import IdentityService
 from vallum.pipeline.attachments import MODEL_ACCESS, ModelAccess
 from vallum.pipeline.exchange import Endpoint, Exchange, Finding
 from vallum.pipeline.layer import Deny, Layer, LayerConfig, LayerContext, ResponseMode
+from vallum.services import Need
 
 __all__ = ["ACTION_OF", "Authz", "AuthzConfig", "grants_for"]
 
@@ -95,6 +97,7 @@ class Authz(Layer[AuthzConfig]):
     Config: ClassVar[type[LayerConfig]] = AuthzConfig
     needs_body: ClassVar[bool] = True  # the model it checks is in the body
     response_mode: ClassVar[ResponseMode] = ResponseMode.NONE
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.IDENTITY})  # stored roles
 
     def __init__(self, config: AuthzConfig, context: LayerContext) -> None:
         super().__init__(config, context)
@@ -105,7 +108,7 @@ class Authz(Layer[AuthzConfig]):
         names = set(identity.roles) | set(self.config.default_roles)
         for scope in identity.scopes:
             names.update(self.config.scope_roles.get(scope, ()))
-        service = getattr(self.context.gateway, "identity", None)
+        service = self._identity()
         stored = service.cache.roles if service is not None else builtin_roles()
         roles = []
         for name in sorted(names):
@@ -116,9 +119,13 @@ class Authz(Layer[AuthzConfig]):
                 roles.append(stored[name])
         return roles
 
+    def _identity(self) -> IdentityService | None:
+        services = self.context.services
+        return services.identity if services is not None else None
+
     def grants(self, identity: Identity) -> tuple[Grant, ...]:
         """Resolved grants, memoised until the identity store changes."""
-        service = getattr(self.context.gateway, "identity", None)
+        service = self._identity()
         generation = service.cache.generation if service is not None else 0
         if generation != self._memo_generation or len(self._memo) > 10_000:
             self._memo, self._memo_generation = {}, generation

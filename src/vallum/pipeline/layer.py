@@ -13,6 +13,7 @@ from vallum.pipeline.exchange import Exchange, Source, TextPart
 
 if TYPE_CHECKING:
     from vallum.clock import Clock
+    from vallum.services import Need, Services
 
 __all__ = [
     "Deny",
@@ -151,10 +152,15 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class LayerContext:
-    """What a layer gets at construction: shared services owned by the Gateway."""
+    """What a layer gets at construction: shared services owned by the Gateway.
+
+    ``services`` is the typed view of what the layer declared in ``needs``; ``gateway`` is
+    the owning Gateway, for layers not yet moved to declared services.
+    """
 
     clock: Clock
-    gateway: Any = None  # the owning Gateway, for layers that need storage or providers
+    gateway: Any = None
+    services: Services | None = None  # None when a layer runs without a gateway (tests)
 
 
 C = TypeVar("C", bound=LayerConfig)
@@ -168,6 +174,7 @@ class Layer(Generic[C]):
     needs_body: ClassVar[bool] = True
     response_mode: ClassVar[ResponseMode] = ResponseMode.NONE
     sees_tool_calls: ClassVar[bool] = False  # streamed tool-call arguments reach on_chunk
+    needs: ClassVar[frozenset[Need]] = frozenset()  # gateway services it uses (services.py)
 
     def __init__(self, config: C, context: LayerContext) -> None:
         self.config = config
