@@ -7,6 +7,7 @@ listener on loopback, driven by the official SDKs (or raw HTTP where no SDK woul
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +127,6 @@ def _roles(site: Site) -> None:
 
 
 def _wait_for_record(site: Site, request_id: str) -> dict[str, Any]:
-    import time
-
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         found = [r for r in site.records() if r["request_id"] == request_id]
