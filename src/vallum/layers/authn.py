@@ -201,7 +201,8 @@ class Authn(Layer[AuthnConfig]):
         """Read a key this replica does not know yet from the store, at most once per id a
         few seconds and a bounded number of times a second (unknown ids are cheap to send):
         a key made by the CLI or on another replica works on its first call."""
-        service = self.context.gateway.identity if self.context.gateway is not None else None
+        services = self.context.services
+        service = services.identity if services is not None else None
         if public_id is None or service is None:
             return False
         now = self.context.clock.monotonic()
