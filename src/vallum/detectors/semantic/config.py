@@ -73,7 +73,7 @@ class SemanticConfig(BaseModel):
         "not flag is sent to this tier (the uncertain band); 0 sends every text.",
     )
     content_max_chars: int = Field(
-        1500,
+        512,
         ge=0,
         le=100_000,
         description="User turns up to this long are also read by the `harm` head "
