@@ -9,6 +9,8 @@ process is pinned to one CPU and onnxruntime uses one thread. Reports p50 / p99 
 for both guards, the share of the benign mix that reaches the semantic tier, and the model
 alone (one 1 KB text, all its windows). Needs the shipped model (or ``--model``/
 ``--tokenizer`` for an operator's ONNX classifier with ``--labels`` and ``--attack``).
+The injection cascade consults fast scores in ``[--band, 0.9)``; the content cascade the
+same band and user turns of at most ``--short-chars`` characters.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from input_guard_bench import prompts_1kb
 
 from vallum.clock import SystemClock
+from vallum.detectors.cascade import TierVerdict
+from vallum.detectors.semantic import SemanticTier
 from vallum.layers.input_guard import InputGuard, InputGuardConfig
-from vallum.pipeline.exchange import Endpoint, Exchange, WireFormat
+from vallum.pipeline.exchange import Endpoint, Exchange, Source, WireFormat
 from vallum.pipeline.layer import LayerContext
 from vallum.providers import openai
 
@@ -67,40 +72,51 @@ async def _timed(guard: InputGuard, texts: list[str]) -> tuple[dict[str, float],
     return stats, blocked
 
 
-def _reach(guard: InputGuard, texts: list[str]) -> float:
-    """Share of texts the cascade hands to the semantic tier (either question)."""
-    from vallum.detectors.semantic.cascade import question_for
+def _counting(tier: SemanticTier) -> list[int]:
+    """Count the texts the cascade hands to the tier (wraps its ``score``)."""
+    seen = [0]
+    inner = tier.score
 
-    tier = guard.semantic
-    if tier is None:
-        return 0.0
-    reached = 0
-    for text in texts:
-        scan = guard.scan_part(_exchange(text).request.parts[0])  # type: ignore[union-attr]
-        flagged = {v.detector for v in scan.verdicts}
-        fast = None if "injection" in flagged else scan.injection_score
-        content = "content" not in flagged and guard.content is not None
-        reached += question_for(tier.config, text, scan.part.source, fast, content) is not None
-    return reached / len(texts)
+    async def score(texts: Sequence[str], source: Source) -> list[TierVerdict]:
+        seen[0] += len(texts)
+        return await inner(texts, source)
+
+    tier.score = score  # type: ignore[method-assign]
+    return seen
 
 
-def _semantic(args: argparse.Namespace) -> dict[str, Any]:
+def _tier(args: argparse.Namespace, judges: str) -> dict[str, Any]:
     settings: dict[str, Any] = {
-        "enabled": True,
-        "band": args.band,
-        "content_max_chars": args.content_max_chars,
+        "type": "semantic",
+        "judges": judges,
         "threads": 1,
         "workers": 1,
-        "timeout_ms": 10_000,
+        "timeout_s": 10.0,
     }
     if args.model:
+        labels = args.labels.split(",")
+        heads = {"user": args.attack.split(","), "harm": args.attack.split(",")}
+        if {"user", "doc", "harm"} <= set(labels):  # a model of train_semantic.py
+            heads = {head: [head] for head in ("user", "doc", "harm")}
         settings["model"] = {
             "path": args.model,
             "tokenizer": args.tokenizer,
-            "labels": args.labels.split(","),
-            "heads": {"user": args.attack.split(","), "doc": args.attack.split(",")},
+            "labels": labels,
+            "heads": heads,
+            "activation": "sigmoid" if "user" in labels else "softmax",
         }
     return settings
+
+
+def _cascade(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "injection": {"band_low": args.band, "tiers": [_tier(args, "injection")]},
+        "content": {
+            "band_low": args.band,
+            "short_chars": args.short_chars,
+            "tiers": [_tier(args, "content")],
+        },
+    }
 
 
 def main() -> None:
@@ -108,7 +124,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--band", type=float, default=0.2)
-    parser.add_argument("--content-max-chars", type=int, default=512)
+    parser.add_argument("--short-chars", type=int, default=512)
     parser.add_argument("--cpu", type=int, default=0, help="the one CPU the bench runs on")
     parser.add_argument("--model", default="")
     parser.add_argument("--tokenizer", default="")
@@ -119,20 +135,23 @@ def main() -> None:
     os.sched_setaffinity(0, {args.cpu})
     context = LayerContext(clock=SystemClock())
     fast = InputGuard(InputGuardConfig(), context)
-    cascade = InputGuard(InputGuardConfig.model_validate({"semantic": _semantic(args)}), context)
+    cascade = InputGuard(InputGuardConfig.model_validate({"cascade": _cascade(args)}), context)
     texts = prompts_1kb(args.rounds, args.seed)
-    tier = cascade.semantic
-    assert tier is not None  # noqa: S101 - the config above enables it
+    tiers = [c.members[0].tier for c in cascade.cascades.values()]
+    semantic = [t for t in tiers if isinstance(t, SemanticTier)]
     started = time.perf_counter()
     for text in texts[:50]:
-        tier.score_sync([text])
+        semantic[0].score_heads([text])
     model_ms = 1000 * (time.perf_counter() - started) / 50
+    counters = [_counting(t) for t in semantic]
     fast_stats, fast_blocked = asyncio.run(_timed(fast, texts))
     cascade_stats, cascade_blocked = asyncio.run(_timed(cascade, texts))
+    reached = [c[0] / (len(texts) + 20) for c in counters]  # the 20 warm-up texts count too
     results = {
         "fast_tier_only_1kb": fast_stats,
         "with_semantic_1kb": cascade_stats,
-        "reach_semantic_share": _reach(cascade, texts),
+        "reach_semantic_injection_share": reached[0],
+        "reach_semantic_content_share": reached[1] if len(reached) > 1 else 0.0,
         "semantic_model_alone_1kb_mean_ms": model_ms,
         "benign_blocked_fast": fast_blocked / len(texts),
         "benign_blocked_with_semantic": cascade_blocked / len(texts),

@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vallum.detectors.cascade import Cascade, Tier
 from vallum.detectors.http_guard import HttpGuardConfig
+from vallum.detectors.semantic.config import SemanticTierConfig
 from vallum.errors import ConfigError
 
 __all__ = ["CascadeConfig", "CascadesConfig", "TierConfig", "build_cascade", "build_tier"]
 
-TierConfig = Annotated[HttpGuardConfig, Field(discriminator="type")]
+TierConfig = Annotated[HttpGuardConfig | SemanticTierConfig, Field(discriminator="type")]
 
 
 def build_tier(config: TierConfig) -> Tier:

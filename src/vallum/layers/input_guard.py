@@ -128,10 +128,6 @@ class InputGuard(Layer[InputGuardConfig]):
         for cascade in self.cascades.values():
             await cascade.close()
 
-    async def stop(self) -> None:
-        if self.semantic is not None:
-            self.semantic.close()
-
     async def on_request(self, exchange: Exchange) -> Deny | None:
         request = exchange.request
         if request is None or not request.parts:

@@ -1,13 +1,18 @@
-"""Config of the semantic tier: which model, which heads, and how it is run."""
+"""Config of the semantic tier (``type: semantic`` in a cascade): model, head, runner."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["HEADS", "Head", "OnnxModelConfig", "SemanticConfig"]
+from vallum.detectors.cascade import TierSettings
+
+if TYPE_CHECKING:
+    from vallum.detectors.semantic.tier import SemanticTier
+
+__all__ = ["HEADS", "Head", "OnnxModelConfig", "SemanticTierConfig"]
 
 Head = Literal["user", "doc", "harm"]
 HEADS: tuple[Head, ...] = ("user", "doc", "harm")
@@ -51,55 +56,45 @@ class OnnxModelConfig(BaseModel):
         return self
 
 
-class SemanticConfig(BaseModel):
-    """The transformer tier of the cascade: scores what the fast tier is unsure about."""
+class SemanticTierConfig(TierSettings):
+    """A transformer classifier as a cascade tier: the shipped model or an operator's."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = Field(False, description="Run the semantic tier.")
+    type: Literal["semantic"] = "semantic"
+    judges: Literal["injection", "content"] = Field(
+        "injection",
+        description="The detector kind this tier answers for: `injection` reads the `user` "
+        "head for user turns and the `doc` head for documents and tool results; `content` "
+        "reads the `harm` head. List it under the cascade of that kind.",
+    )
     model: OnnxModelConfig | None = Field(
         None, description="An operator-supplied model instead of the shipped one."
     )
     thresholds: dict[Head, float] = Field(
         default_factory=dict,
-        description="Score at or above which a head flags (default: the model's shipped "
-        "thresholds, chosen so the worst benign domain stays within budget).",
-    )
-    band: float = Field(
-        0.2,
-        ge=0.0,
-        le=1.0,
-        description="Fast-tier injection score at or above which a text the fast tier did "
-        "not flag is sent to this tier (the uncertain band); 0 sends every text.",
-    )
-    content_max_chars: int = Field(
-        512,
-        ge=0,
-        le=100_000,
-        description="User turns up to this long are also read by the `harm` head "
-        "(short requests are where the word model is weakest); 0 turns that off.",
+        description="Score at or above which a head flags (default: the shipped model's "
+        "thresholds, chosen so the worst benign training domain stays within budget).",
     )
     workers: int = Field(1, ge=1, le=32, description="Inference threads in the pool.")
+    queue: int = Field(
+        16, ge=0, le=10_000, description="Calls that may wait for a worker; more are refused."
+    )
     threads: int = Field(1, ge=1, le=64, description="Threads one inference may use.")
-    queue_limit: int = Field(
-        32, ge=1, le=10_000, description="Calls waiting or running at once; more are refused."
-    )
-    timeout_ms: int = Field(250, ge=1, le=60_000, description="Longest wait for one call's scores.")
-    on_error: Literal["closed", "open"] = Field(
-        "closed",
-        description="When the tier fails, times out or is overloaded: `closed` blocks the "
-        "texts it was asked about, `open` keeps the fast tier's verdict.",
-    )
     max_length: int = Field(128, ge=8, le=4096, description="Tokens per window.")
     stride: int = Field(32, ge=0, le=1024, description="Tokens two windows share.")
     max_windows: int = Field(4, ge=1, le=256, description="Windows read per text.")
     batch_size: int = Field(16, ge=1, le=512, description="Windows per inference.")
 
     @model_validator(mode="after")
-    def _check(self) -> SemanticConfig:
+    def _check(self) -> SemanticTierConfig:
         if self.stride >= self.max_length // 2:
             raise ValueError("stride must be below half of max_length")
         for head, value in self.thresholds.items():
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"thresholds.{head} must be within [0, 1]")
         return self
+
+    def build(self) -> SemanticTier:
+        """The tier this config describes (loads the model now: start-up)."""
+        from vallum.detectors.semantic.tier import SemanticTier
+
+        return SemanticTier(self)

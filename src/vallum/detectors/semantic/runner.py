@@ -29,6 +29,7 @@ class SemanticModelError(VallumError):
     """A classifier model could not be run (bad output, runtime failure, overload, timeout)."""
 
     default_code = "detector_unavailable"
+    status = 502
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,9 @@
 """The semantic tier: a fine-tuned transformer (or an operator's ONNX model) per text.
 
-``SemanticTier.score(texts, source)`` returns, per text, a probability for each head the
-model has: ``user`` (injection or jailbreak in a user turn), ``doc`` (an instruction planted
-in a document or tool result), ``harm`` (a harmful request). Inference runs in a bounded
-worker pool (``pool.py``), never on the event loop.
+The model has a probability per head: ``user`` (injection or jailbreak in a user turn),
+``doc`` (an instruction planted in a document or tool result), ``harm`` (a harmful
+request). As a cascade tier, ``score(texts, source)`` answers with the head of the kind it
+judges; inference runs in the cascade's bounded ``WorkerPool``, never on the event loop.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from vallum.detectors.semantic.config import HEADS, Head, OnnxModelConfig, SemanticConfig
-from vallum.detectors.semantic.pool import InferencePool
+from vallum.detectors.cascade import TierVerdict, WorkerPool
+from vallum.detectors.semantic.config import HEADS, Head, OnnxModelConfig, SemanticTierConfig
 from vallum.detectors.semantic.runner import OnnxClassifier, RunnerSettings
 from vallum.errors import ConfigError
 from vallum.pipeline.exchange import Source
@@ -48,49 +48,53 @@ def shipped_model_available() -> bool:
 
 
 class SemanticTier:
-    """Scores texts with the semantic model; built once per gateway, shared by requests."""
+    """A cascade tier (``vallum.detectors.cascade.Tier``) over the semantic model."""
 
-    name: ClassVar[str] = "semantic"
-    kinds: ClassVar[tuple[str, ...]] = ("injection", "content")
+    name = "semantic"
 
-    def __init__(self, config: SemanticConfig) -> None:
+    def __init__(self, config: SemanticTierConfig) -> None:
         self.config = config
         loaded = _load_operator(config) if config.model is not None else _load_shipped(config)
         self._loaded = loaded
         self.version = loaded.version
+        self.kinds = frozenset({config.judges})
         self.heads: tuple[Head, ...] = tuple(loaded.columns)
         self.thresholds: dict[Head, float] = {**loaded.thresholds, **config.thresholds}
-        self.pool = InferencePool(config.workers, config.queue_limit, config.timeout_ms / 1000)
+        self.pool = WorkerPool(config.workers, config.queue, name="vallum-semantic")
 
     def head_for(self, source: Source) -> Head:
-        """The injection head that reads texts of this source."""
+        """The head that answers for a text of this source."""
+        if self.config.judges == "content":
+            return "harm"
         return "doc" if source in _UNTRUSTED else "user"
 
     def flags(self, scores: HeadScores, head: Head) -> bool:
         threshold = self.thresholds.get(head)
         return threshold is not None and scores.get(head, 0.0) >= threshold
 
-    def score_sync(self, texts: Sequence[str]) -> list[HeadScores]:
-        """Scores in the calling thread (evaluation, benchmarks): per text, per head."""
+    def score_heads(self, texts: Sequence[str]) -> list[HeadScores]:
+        """Every head's probability per text, in the calling thread (eval, benchmarks)."""
         if not texts:
             return []
         raw = self._loaded.classifier.predict(texts)
         return [self._heads(row) for row in raw]
 
-    async def score(self, texts: Sequence[str], source: Source) -> list[HeadScores]:
-        """Scores off the event loop, within the pool's queue limit and timeout.
+    async def score(self, texts: Sequence[str], source: Source) -> list[TierVerdict]:
+        """One verdict per text, computed in the worker pool (never on the event loop).
 
-        Raises ``SemanticModelError`` on overload, timeout or a model failure: the caller
-        applies ``on_error``. ``source`` is accepted for the tier interface; every head is
-        scored (one inference reads them all).
+        A full pool raises at once; the cascade settles that, and its timeout, by the
+        tier's ``on_error``.
         """
-        del source
         if not texts:
             return []
-        items = list(texts)
-        return await self.pool.run(lambda: self.score_sync(items))
+        head = self.head_for(source)
+        scores = await self.pool.run(self.score_heads, list(texts))
+        return [
+            TierVerdict(self.flags(one, head), one.get(head, 0.0), f"semantic_{head}")
+            for one in scores
+        ]
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self.pool.close()
 
     def _heads(self, row: npt.NDArray[np.float32]) -> HeadScores:
@@ -103,7 +107,7 @@ class SemanticTier:
         return out
 
 
-def _settings(config: SemanticConfig, activation: Any) -> RunnerSettings:
+def _settings(config: SemanticTierConfig, activation: Any) -> RunnerSettings:
     return RunnerSettings(
         max_length=config.max_length,
         stride=config.stride,
@@ -114,7 +118,7 @@ def _settings(config: SemanticConfig, activation: Any) -> RunnerSettings:
     )
 
 
-def _load_operator(config: SemanticConfig) -> _Loaded:
+def _load_operator(config: SemanticTierConfig) -> _Loaded:
     model: OnnxModelConfig | None = config.model
     if model is None:  # pragma: no cover - the caller checked
         raise ConfigError("no operator model configured")
@@ -124,11 +128,11 @@ def _load_operator(config: SemanticConfig) -> _Loaded:
     return _Loaded(classifier, columns, model.activation == "softmax", {}, model.version)
 
 
-def _load_shipped(config: SemanticConfig) -> _Loaded:
+def _load_shipped(config: SemanticTierConfig) -> _Loaded:
     if not shipped_model_available():
         raise ConfigError(
-            "this build ships no semantic model: set semantic.model to an ONNX classifier",
-            param="semantic.model",
+            "this build ships no semantic model: give the semantic tier a `model` (ONNX)",
+            param="model",
         )
     folder = resources.files(SHIPPED_MODEL)
     meta = json.loads(folder.joinpath("meta.json").read_text(encoding="utf-8"))
