@@ -50,6 +50,7 @@ def _guard(
     cascade = {
         "injection": {
             "band_low": band_low,
+            "band_high": 1.0,  # every undecided text: the fast doc score of MARKED is high
             "tiers": [_tier(model, tokenizer, "injection", **tier)],
         },
         "content": {
