@@ -20,6 +20,7 @@ from vallum.detectors.pii.iban import iban_valid
 __all__ = [
     "MAX_SCAN_CHARS",
     "Origin",
+    "ProvenanceState",
     "Value",
     "ValueIndex",
     "ValueKind",
@@ -30,6 +31,16 @@ __all__ = [
 ]
 
 MAX_SCAN_CHARS = 200_000  # per text: longer texts are scanned up to here
+
+
+@dataclass(slots=True)
+class ProvenanceState:
+    """A guard layer's per-call state: the provenance index of the request's text (None:
+    nothing to trace). ``tool_guard`` and ``link_guard`` both keep one."""
+
+    index: ValueIndex | None = None
+
+
 _MAX_DEPTH = 32  # JSON nesting walked in tool-call arguments
 
 

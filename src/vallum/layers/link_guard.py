@@ -16,7 +16,14 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from vallum.detectors.base import keyed_digest
-from vallum.detectors.provenance import Origin, Value, ValueIndex, ValueKind, url_spans
+from vallum.detectors.provenance import (
+    Origin,
+    ProvenanceState,
+    Value,
+    ValueIndex,
+    ValueKind,
+    url_spans,
+)
 from vallum.pipeline.exchange import Exchange, Finding, Source
 from vallum.pipeline.layer import (
     Deny,
@@ -78,13 +85,6 @@ class _Link:
     label: str = ""
 
 
-@dataclass(slots=True)
-class _Call:
-    """Per-call state: the provenance index of the request's text (None: nothing to trace)."""
-
-    index: ValueIndex | None = None
-
-
 class LinkGuard(Layer[LinkGuardConfig]):
     """Checks every link of a reply against the hosts the request's turns mention."""
 
@@ -136,12 +136,12 @@ class LinkGuard(Layer[LinkGuardConfig]):
             return None
         return StreamEdit(text=self._edit(exchange, index, window.text))
 
-    def begin(self, exchange: Exchange) -> _Call:
+    def begin(self, exchange: Exchange) -> ProvenanceState:
         """This call's provenance index, set by on_request (the pipeline drops it)."""
-        return _Call()
+        return ProvenanceState()
 
-    def _call(self, exchange: Exchange) -> _Call:
-        call: _Call = self.call_state(exchange)
+    def _call(self, exchange: Exchange) -> ProvenanceState:
+        call: ProvenanceState = self.call_state(exchange)
         return call
 
     def _pending(self, text: str) -> int:

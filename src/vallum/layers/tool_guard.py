@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
 from vallum.detectors.base import keyed_digest
-from vallum.detectors.provenance import Origin, ValueIndex, ValueKind, argument_values
+from vallum.detectors.provenance import (
+    Origin,
+    ProvenanceState,
+    ValueIndex,
+    ValueKind,
+    argument_values,
+)
 from vallum.layers.tool_calls import find_calls, strip_calls
 from vallum.pipeline.exchange import Exchange, Finding, Source
 from vallum.pipeline.layer import (
@@ -104,13 +109,6 @@ def _matcher(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("(?:" + "|".join(parts) + r")\Z")
 
 
-@dataclass(slots=True)
-class _Call:
-    """Per-call state: the provenance index of the request's text (None: nothing to trace)."""
-
-    index: ValueIndex | None = None
-
-
 class ToolGuard(Layer[ToolGuardConfig]):
     """Traces each tool call's values to the request turns that supplied them."""
 
@@ -171,12 +169,12 @@ class ToolGuard(Layer[ToolGuardConfig]):
         reason = self._hold(exchange, window.tool_name or "", window.text)
         return None if reason is None else StreamEdit(terminate=reason)
 
-    def begin(self, exchange: Exchange) -> _Call:
+    def begin(self, exchange: Exchange) -> ProvenanceState:
         """This call's provenance index, set by on_request (the pipeline drops it)."""
-        return _Call()
+        return ProvenanceState()
 
-    def _call(self, exchange: Exchange) -> _Call:
-        call: _Call = self.call_state(exchange)
+    def _call(self, exchange: Exchange) -> ProvenanceState:
+        call: ProvenanceState = self.call_state(exchange)
         return call
 
     @property
